@@ -1,0 +1,67 @@
+# Townsquare: `make run` starts the sandbox gateway, `make test` installs everything and tests.
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format bench i18n contracts deps py-deps node-deps browser clean help
+
+help:
+	@echo "make run    - start the sandbox gateway on http://127.0.0.1:8080"
+	@echo "make test   - install everything and run the test suite"
+	@echo "make lint   - ruff, mypy and the import contracts"
+	@echo "make bench  - run the benchmarks and print the table"
+
+run: deps
+	$(UV) run townsquare sandbox
+
+test: deps browser
+	$(UV) run pytest $(PYTEST_ARGS)
+
+lint: py-deps
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+	$(UV) run lint-imports
+
+format: py-deps
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+bench: deps
+	$(UV) run python -m benchmarks $(BENCH)
+
+i18n: py-deps
+	$(UV) run pybabel extract --no-location -k _ --project=townsquare -o bot/locales/messages.pot bot/texts.py
+	$(UV) run pybabel update -i bot/locales/messages.pot -d bot/locales -D messages
+	$(UV) run pybabel compile -d bot/locales -D messages
+
+contracts: deps
+	$(UV) run python -m wallet.contracts.build
+
+deps: py-deps node-deps
+
+# uv itself, installed with pip when the machine has none.
+.uv-installed:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	@touch $@
+
+py-deps: .uv-installed
+	$(UV) sync --frozen --quiet
+
+node-deps: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Debian's chromium for the browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		$(if $(shell [ $$(id -u) -eq 0 ] || echo no),sudo) apt-get update -qq && \
+		$(if $(shell [ $$(id -u) -eq 0 ] || echo no),sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+clean:
+	rm -rf .venv node_modules .uv-installed .pytest_cache .mypy_cache .ruff_cache var artifacts

@@ -1,0 +1,192 @@
+"""Webhook ingestion through the real HTTP endpoint, full stack vs a no-op handler, and start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, select
+
+from benchmarks.harness import Row
+from core.models import ChatMessage
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_ADMIN = os.environ.get(
+    "TOWNSQUARE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+SAMPLES = 3
+PER_SAMPLE = 3000
+CONCURRENCY = 16
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(base: str, process: subprocess.Popen[bytes], timeout: float = 30) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            msg = f"server exited with {process.returncode}"
+            raise RuntimeError(msg)
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return time.perf_counter() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.02)
+    msg = f"{base} not healthy after {timeout}s"
+    raise TimeoutError(msg)
+
+
+@contextmanager
+def server(url: str, handler: str) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.serve_gateway", url, str(port), handler], cwd=ROOT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, process)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def load(base: str, start: int, count: int) -> float:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.load",
+            f"{base}/telegram/webhook",
+            str(start),
+            str(count),
+            str(CONCURRENCY),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.strip())
+
+
+def sync_url(url: str) -> str:
+    return url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg2")
+
+
+def stored_messages(url: str) -> int:
+    if "asyncpg" in url:
+        return asyncio.run(_pg_count(url))
+    engine = create_engine(sync_url(url))
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(ChatMessage)).scalar_one())
+
+
+async def _pg_count(url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM chat_messages"))
+    finally:
+        await conn.close()
+
+
+async def _pg_admin(statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_ADMIN)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def database(kind: str) -> Iterator[str]:
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite+aiosqlite:///{tmp}/bench.db"
+        return
+    name = f"townsquare_bench_{secrets.token_hex(4)}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def ingestion(kind: str, handler: str) -> Row:
+    with database(kind) as url, server(url, handler) as base:
+        load(base, 1, 300)  # warm-up: connections, caches, first members
+        samples = [load(base, 1000 + i * PER_SAMPLE, PER_SAMPLE) for i in range(SAMPLES)]
+        notes = []
+        if handler == "full":
+            stored = stored_messages(url)
+            expected = 300 + SAMPLES * PER_SAMPLE
+            if stored != expected:
+                msg = f"{kind}: {stored} messages stored, {expected} sent"
+                raise AssertionError(msg)
+            notes.append(f"{stored} messages stored for {expected} sent (exact)")
+    return Row(
+        name=f"webhook {kind} {handler}",
+        unit="updates/s",
+        samples=samples,
+        peer=f"webhook {kind} noop" if handler == "full" else None,
+        target=">= 1500/s, >= 0.6x noop" if handler == "full" else "",
+        notes=notes,
+    )
+
+
+def startup() -> Row:
+    samples = []
+    for _ in range(3):
+        with tempfile.TemporaryDirectory() as tmp:
+            port = free_port()
+            env = {**os.environ, "TOWNSQUARE_DATA_DIR": tmp}
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                [str(ROOT / ".venv/bin/townsquare"), "sandbox", "--port", str(port)],
+                cwd=tmp,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                wait_healthy(f"http://127.0.0.1:{port}", process)
+                samples.append(time.perf_counter() - started)
+            finally:
+                process.terminate()
+                process.wait(timeout=20)
+    return Row(
+        name="sandbox start-up to healthz",
+        unit="s",
+        samples=samples,
+        higher_is_better=False,
+        target="< 3 s",
+    )
+
+
+def collect() -> list[Row]:
+    rows = []
+    for kind in ("sqlite", "postgres"):
+        rows.append(ingestion(kind, "noop"))
+        rows.append(ingestion(kind, "full"))
+    rows.append(startup())
+    return rows

@@ -1,0 +1,139 @@
+"""The composition root: one FastAPI app that carries the bot's webhook, the web pages and,
+in sandbox mode, the local Telegram-style Bot API with its web chat."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from aiogram import Bot, Dispatcher, Router
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
+from bot.webhook import create_webhook_router
+from core.db import create_engine, session_factory
+from core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Gateway:
+    """Everything the running gateway holds, reachable as `app.state.gateway`."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bot: Bot
+    dp: Dispatcher
+    redis: Redis | None = None
+    sandbox: Any = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+async def wait_until_serving(base_url: str, *, timeout: float = 30.0) -> None:
+    """Polls `/healthz` until the gateway's own HTTP server answers."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient() as client:
+        while True:
+            try:
+                if (await client.get(f"{base_url}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                msg = f"gateway at {base_url} did not come up within {timeout}s"
+                raise TimeoutError(msg)
+            await asyncio.sleep(0.05)
+
+
+async def register_webhook(gateway: Gateway) -> None:
+    """Points the Bot API at our webhook once our HTTP server is up (the sandbox or Telegram)."""
+    settings = gateway.settings
+    await wait_until_serving(f"http://{settings.host}:{settings.port}")
+    await gateway.bot.set_webhook(
+        url=f"{settings.base_url}/telegram/webhook",
+        secret_token=settings.webhook_secret.get_secret_value(),
+        allowed_updates=allowed_updates(gateway.dp),
+    )
+    log.info("webhook registered at %s/telegram/webhook", settings.base_url)
+
+
+def build_gateway(settings: Settings, *, router: Router | None = None) -> Gateway:
+    engine = create_engine(
+        settings.effective_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    sessions = session_factory(engine)
+    return Gateway(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        bot=create_bot(settings),
+        dp=create_dispatcher(settings=settings, sessions=sessions, redis=redis, router=router),
+        redis=redis,
+    )
+
+
+def create_app(
+    settings: Settings | None = None, *, register: bool = True, router: Router | None = None
+) -> FastAPI:
+    """The gateway app. `register=False` leaves the webhook registration to the caller."""
+    settings = settings or get_settings()
+    gateway = build_gateway(settings, router=router)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if gateway.sandbox is not None:
+            await gateway.sandbox.ensure_bot(settings.bot_token.get_secret_value())
+            await gateway.sandbox.start()
+        if register and settings.public_url or register and settings.is_sandbox:
+            gateway.tasks.append(asyncio.create_task(register_webhook(gateway)))
+        try:
+            yield
+        finally:
+            for task in gateway.tasks:
+                task.cancel()
+            if gateway.sandbox is not None:
+                await gateway.sandbox.stop()
+            await gateway.bot.session.close()
+            if gateway.redis is not None:
+                await gateway.redis.aclose()
+            await gateway.engine.dispose()
+
+    app = FastAPI(title="Townsquare gateway", version="0.1.0", lifespan=lifespan)
+    app.state.gateway = gateway
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
+    async def healthz() -> JSONResponse:
+        try:
+            async with gateway.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("health check: database unavailable: %s", exc)
+            return JSONResponse({"status": "degraded", "database": "unavailable"}, 503)
+        return JSONResponse({"status": "ok", "mode": settings.mode})
+
+    app.include_router(
+        create_webhook_router(
+            dp=gateway.dp,
+            bot=gateway.bot,
+            secret=settings.webhook_secret.get_secret_value(),
+            max_body=settings.webhook_max_body,
+        )
+    )
+    if settings.is_sandbox:
+        from bot.sandbox.app import mount_sandbox
+
+        gateway.sandbox = mount_sandbox(app, sessions=gateway.sessions, settings=settings)
+    return app

@@ -1,0 +1,148 @@
+"""Database helpers for the gateway's own tables. Each takes `*, session` and never commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.clock import utcnow
+from core.models import Chat, ChatMessage, Member, Membership, ProcessedUpdate
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)
+
+
+async def mark_update(*, session: AsyncSession, bot_id: int, update_id: int, kind: str) -> bool:
+    """Records an update as handled; returns False if it was recorded before."""
+    stmt = (
+        _insert(session, ProcessedUpdate)
+        .values(bot_id=bot_id, update_id=update_id, kind=kind, processed_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+    result = await session.exec(stmt)  # type: ignore[call-overload]
+    return bool(result.rowcount)
+
+
+async def upsert_member(
+    *,
+    session: AsyncSession,
+    id: int,
+    username: str | None,
+    first_name: str,
+    last_name: str | None,
+    language_code: str | None,
+    is_bot: bool,
+) -> None:
+    now = utcnow()
+    values = {
+        "username": username,
+        "first_name": first_name,
+        "last_name": last_name,
+        "language_code": language_code,
+        "is_bot": is_bot,
+    }
+    stmt = _insert(session, Member).values(id=id, created_at=now, updated_at=now, **values)
+    table = Member.__table__  # type: ignore[attr-defined]
+    changed = or_(*(table.c[k].is_distinct_from(stmt.excluded[k]) for k in values))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["id"], set_={**values, "updated_at": now}, where=changed
+    )
+    await session.exec(stmt)  # type: ignore[call-overload]
+
+
+async def upsert_chat(
+    *, session: AsyncSession, id: int, type: str, title: str | None, username: str | None
+) -> None:
+    now = utcnow()
+    values = {"type": type, "title": title, "username": username}
+    stmt = _insert(session, Chat).values(id=id, created_at=now, updated_at=now, **values)
+    table = Chat.__table__  # type: ignore[attr-defined]
+    changed = or_(*(table.c[k].is_distinct_from(stmt.excluded[k]) for k in values))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["id"], set_={**values, "updated_at": now}, where=changed
+    )
+    await session.exec(stmt)  # type: ignore[call-overload]
+
+
+async def set_bot_status(*, session: AsyncSession, chat_id: int, status: str) -> None:
+    chat = await session.get(Chat, chat_id)
+    if chat is not None:
+        chat.bot_status = status
+        chat.updated_at = utcnow()
+        session.add(chat)
+
+
+async def ensure_membership(
+    *, session: AsyncSession, chat_id: int, member_id: int, status: str = "member"
+) -> None:
+    now = utcnow()
+    stmt = (
+        _insert(session, Membership)
+        .values(
+            chat_id=chat_id,
+            member_id=member_id,
+            status=status,
+            joined_at=now,
+            last_seen_at=now,
+            message_count=0,
+        )
+        .on_conflict_do_nothing()
+    )
+    await session.exec(stmt)  # type: ignore[call-overload]
+
+
+async def set_membership_status(
+    *, session: AsyncSession, chat_id: int, member_id: int, status: str
+) -> None:
+    await ensure_membership(session=session, chat_id=chat_id, member_id=member_id, status=status)
+    membership = await session.get(Membership, (chat_id, member_id))
+    if membership is not None and membership.status != status:
+        membership.status = status
+        session.add(membership)
+
+
+async def record_message(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    message_id: int,
+    member_id: int,
+    update_id: int,
+    kind: str,
+    text_length: int,
+    reply_to_message_id: int | None,
+    sent_at: Any,
+) -> bool:
+    """Stores a group message once; returns False if this message was stored before."""
+    stmt = (
+        _insert(session, ChatMessage)
+        .values(
+            chat_id=chat_id,
+            message_id=message_id,
+            member_id=member_id,
+            update_id=update_id,
+            kind=kind,
+            text_length=text_length,
+            reply_to_message_id=reply_to_message_id,
+            sent_at=sent_at,
+        )
+        .on_conflict_do_nothing()
+    )
+    result = await session.exec(stmt)  # type: ignore[call-overload]
+    return bool(result.rowcount)
+
+
+async def count_messages(
+    *, session: AsyncSession, chat_id: int, member_id: int | None = None
+) -> int:
+    table = ChatMessage.__table__  # type: ignore[attr-defined]
+    stmt = func.count().select().select_from(table).where(table.c.chat_id == chat_id)
+    if member_id is not None:
+        stmt = stmt.where(table.c.member_id == member_id)
+    return int((await session.exec(stmt)).one()[0])  # type: ignore[call-overload]

@@ -1,0 +1,91 @@
+"""One typed settings object for the gateway, read from `TOWNSQUARE_*` variables and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SANDBOX_BOT_TOKEN = "1000001:SANDBOX-not-a-real-telegram-token"
+SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"
+PLACEHOLDERS = frozenset({"", "changethis", "change-me", SANDBOX_BOT_TOKEN, SANDBOX_WEBHOOK_SECRET})
+
+
+class Settings(BaseSettings):
+    """Gateway configuration. `mode=sandbox` runs everything locally on embedded defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOWNSQUARE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    mode: Literal["sandbox", "production"] = "sandbox"
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+    bot_token: SecretStr = SecretStr(SANDBOX_BOT_TOKEN)
+    webhook_secret: SecretStr = SecretStr(SANDBOX_WEBHOOK_SECRET)
+    telegram_api_url: str = ""
+    default_locale: str = "en"
+    init_data_max_age: int = 3600
+    webhook_max_body: int = 1_048_576
+    sqlite_busy_timeout_ms: int = 5000
+    log_level: str = "INFO"
+    rate_global_per_second: float = 30.0
+    rate_chat_per_minute: float = 20.0
+    evm_rpc_urls: dict[str, str] = Field(default_factory=dict)
+    solana_rpc_url: str = ""
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.mode == "production":
+            for name in ("bot_token", "webhook_secret"):
+                if getattr(self, name).get_secret_value() in PLACEHOLDERS:
+                    msg = f"TOWNSQUARE_{name.upper()} must be set to a real secret in production"
+                    raise ValueError(msg)
+        return self
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.mode == "sandbox"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'townsquare.db').as_posix()}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def public_host(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+    @property
+    def bot_id(self) -> int:
+        return int(self.bot_token.get_secret_value().split(":", 1)[0])
+
+
+def normalize_database_url(url: str) -> str:
+    """Maps plain `postgresql://` and `sqlite://` URLs onto the async drivers."""
+    for prefix, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(prefix):
+            return driver + url[len(prefix) :]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
