@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+
+/// @title DemoToken
+/// @notice A plain ERC-20 for tests and the sandbox: the whole supply goes to the deployer.
+contract DemoToken is ERC20 {
+    constructor(string memory name_, string memory symbol_, uint256 initialSupply)
+        ERC20(name_, symbol_)
+    {
+        _mint(msg.sender, initialSupply);
+    }
+}
