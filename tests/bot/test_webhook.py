@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +52,24 @@ def webhook_settings(tmp_path: Path, database_url: str) -> Settings:
     )
 
 
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway app on an in-process transport (no lifespan: no sandbox delivery, no bot)."""
+    await asyncio.to_thread(upgrade, settings.effective_database_url)
+    app = create_app(settings, register=False)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            http.app = app  # type: ignore[attr-defined]
+            yield http
+    finally:
+        await app.state.gateway.engine.dispose()
+
+
 @pytest.fixture
 async def client(webhook_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    await asyncio.to_thread(upgrade, webhook_settings.effective_database_url)
-    app = create_app(webhook_settings, register=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-        http.app = app  # type: ignore[attr-defined]
+    async with serving(webhook_settings) as http:
         yield http
-    await app.state.gateway.engine.dispose()
 
 
 async def post(
@@ -146,25 +156,27 @@ async def test_health_and_openapi(client: httpx.AsyncClient) -> None:
     assert "/telegram/webhook" in spec["paths"]
 
 
-async def test_locked_database_leaves_update_for_retry(
-    client: httpx.AsyncClient, webhook_settings: Settings
-) -> None:
-    """While the database cannot be written, the update is not acknowledged; the retry counts."""
-    if not webhook_settings.effective_database_url.startswith("sqlite"):
-        pytest.skip("locks the SQLite file; PostgreSQL has its own test below")
-    path = webhook_settings.effective_database_url.split("///", 1)[1]
-    blocker = sqlite3.connect(path, timeout=0.1)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
-        response = await post(client, group_message(30))
-        assert response.status_code == 503
-    finally:
-        blocker.rollback()
-        blocker.close()
-    assert await count(client, ProcessedUpdate) == 0
-    assert (await post(client, group_message(30))).status_code == 200
-    assert (await post(client, group_message(30))).status_code == 200
-    assert await count(client, ChatMessage) == 1
+async def test_locked_sqlite_leaves_update_for_retry(sqlite_url: str, tmp_path: Path) -> None:
+    """While SQLite cannot be written, the update is not acknowledged; the retry counts once."""
+    settings = Settings(
+        mode="sandbox",
+        data_dir=tmp_path,
+        database_url=sqlite_url,
+        webhook_secret=SECRET,
+        sqlite_busy_timeout_ms=200,
+    )
+    async with serving(settings) as http:
+        blocker = sqlite3.connect(sqlite_url.split("///", 1)[1], timeout=0.1)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            assert (await post(http, group_message(30))).status_code == 503
+        finally:
+            blocker.rollback()
+            blocker.close()
+        assert await count(http, ProcessedUpdate) == 0
+        assert (await post(http, group_message(30))).status_code == 200
+        assert (await post(http, group_message(30))).status_code == 200
+        assert await count(http, ChatMessage) == 1
 
 
 class SwitchableProxy:
@@ -223,11 +235,8 @@ async def test_unreachable_postgres_leaves_update_for_retry(
     settings = Settings(
         mode="sandbox", data_dir=tmp_path, database_url=proxied, webhook_secret=SECRET
     )
-    app = create_app(settings, register=False)
-    transport = httpx.ASGITransport(app=app)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-            http.app = app  # type: ignore[attr-defined]
+        async with serving(settings) as http:
             assert (await post(http, group_message(40))).status_code == 200
             proxy.down()
             assert (await post(http, group_message(41))).status_code == 503
@@ -238,5 +247,4 @@ async def test_unreachable_postgres_leaves_update_for_retry(
             assert await count(http, ChatMessage) == 2
             assert await count(http, ProcessedUpdate) == 2
     finally:
-        await app.state.gateway.engine.dispose()
         await proxy.stop()
