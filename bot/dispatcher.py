@@ -9,13 +9,12 @@ from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
-from aiogram.utils.i18n import SimpleI18nMiddleware
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.handlers import build_router
-from bot.i18n import create_i18n
+from bot.i18n import LanguageMiddleware, create_i18n
 from bot.middlewares.database import DatabaseMiddleware, UpsertMiddleware
 from bot.outgoing import OutgoingLimiter
 from bot.seen import MemorySeenCache, RedisSeenCache, SeenCache
@@ -47,7 +46,7 @@ def create_dispatcher(
     dp = Dispatcher(storage=storage, settings=settings, sessions=sessions)
     dp.update.outer_middleware(DatabaseMiddleware(sessions, seen))
     dp.update.outer_middleware(UpsertMiddleware())
-    SimpleI18nMiddleware(create_i18n(settings.default_locale)).setup(dp)
+    LanguageMiddleware(create_i18n(settings.default_locale)).setup(dp)
     dp.include_router(router or build_router())
     return dp
 

@@ -20,9 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
+from bot.handlers.wallets import link_notifier
 from bot.webhook import create_webhook_router
 from core.db import create_engine, session_factory
+from core.migrate import upgrade
 from core.settings import Settings, get_settings
+from miniapps.wallet_link import create_wallet_link_router
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ class Gateway:
     dp: Dispatcher
     redis: Redis | None = None
     sandbox: Any = None
+    sandbox_engine: AsyncEngine | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
@@ -94,6 +98,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if gateway.sandbox_engine is not None:
+            await asyncio.to_thread(upgrade, str(gateway.sandbox_engine.url))
         if gateway.sandbox is not None:
             await gateway.sandbox.ensure_bot(settings.bot_token.get_secret_value())
             await gateway.sandbox.start()
@@ -110,6 +116,8 @@ def create_app(
             if gateway.redis is not None:
                 await gateway.redis.aclose()
             await gateway.engine.dispose()
+            if gateway.sandbox_engine is not None:
+                await gateway.sandbox_engine.dispose()
 
     app = FastAPI(title="Townsquare gateway", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway
@@ -132,8 +140,23 @@ def create_app(
             max_body=settings.webhook_max_body,
         )
     )
+    app.include_router(create_wallet_link_router(notify=link_notifier(settings.default_locale)))
     if settings.is_sandbox:
-        from bot.sandbox.app import mount_sandbox
-
-        gateway.sandbox = mount_sandbox(app, sessions=gateway.sessions, settings=settings)
+        mount_sandbox_on(app, gateway)
     return app
+
+
+def mount_sandbox_on(app: FastAPI, gateway: Gateway) -> None:
+    """Adds the sandbox. On SQLite it keeps its own file: one SQLite file has a single writer,
+    and a handler that calls the Bot API inside its transaction would wait on itself."""
+    from bot.sandbox.app import mount_sandbox, sandbox_database_url
+
+    settings = gateway.settings
+    url = sandbox_database_url(settings)
+    sessions = gateway.sessions
+    if url != settings.effective_database_url:
+        gateway.sandbox_engine = create_engine(
+            url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        )
+        sessions = session_factory(gateway.sandbox_engine)
+    gateway.sandbox = mount_sandbox(app, sessions=sessions, settings=settings)

@@ -10,7 +10,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from bot import texts
-from bot.i18n import LOCALES, create_i18n
+from bot.i18n import LOCALES, create_i18n, pick_locale
 
 
 def catalogue(locale: str) -> Path:
@@ -45,3 +45,12 @@ def test_texts_follow_the_locale(locale: str, expected: str) -> None:
     with i18n.context(), i18n.use_locale(locale):
         assert texts.start("Ann").startswith(expected)
         assert "/help" in texts.help_text()
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("zh-hans", "zh"), ("zh-hant", "zh"), ("zh", "zh"), ("en-us", "en"), ("en", "en"),
+     ("pt-br", "en"), (None, "en"), ("", "en"), ("not a code!", "en")],
+)
+def test_telegram_language_codes_pick_a_catalogue(code: str | None, expected: str) -> None:
+    assert pick_locale(code, ("en", "zh"), "en") == expected
