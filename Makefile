@@ -52,8 +52,9 @@ py-deps: .uv-installed
 
 node-deps: node_modules/.package-lock.json
 
+# `npm install` with the committed lock (npm ci refuses anvil's per-platform optional packages).
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # Debian's chromium for the browser tests (Playwright drives it; no browser download).
