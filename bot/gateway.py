@@ -20,12 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
-from bot.handlers.wallets import link_notifier
 from bot.webhook import create_webhook_router
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
 from core.settings import Settings, get_settings
-from miniapps.wallet_link import create_wallet_link_router
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +138,6 @@ def create_app(
             max_body=settings.webhook_max_body,
         )
     )
-    app.include_router(create_wallet_link_router(notify=link_notifier(settings.default_locale)))
     if settings.is_sandbox:
         mount_sandbox_on(app, gateway)
     return app
