@@ -1,0 +1,91 @@
+"""`merkle build` on 50,000 claim rows, as whole processes: ours against the npm library.
+
+Ours runs `python -m bot.cli_merkle build ROWS.csv --out DUMP.json` (the command the lead wires
+as `townsquare merkle build`); the peer is `@openzeppelin/merkle-tree` in node, reading the same
+CSV, building the same tree and writing its dump (`tests/tools/oz_merkle.mjs`, op `csv`). The
+roots must match. Python runs with a bytecode cache in a temporary PYTHONPYCACHEPREFIX, as an
+installed package has compiled `.pyc` files, after one untimed warm-up run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.harness import Row
+from wallet.merkle_hash import checksum_addresses
+
+ROOT = Path(__file__).resolve().parents[1]
+ROWS = 50_000
+OURS_SAMPLES = 3
+NPM_SAMPLES = 2
+
+
+def write_rows(path: Path, count: int = ROWS, seed: int = 50_000) -> None:
+    """Deterministic `index,address,amount` rows with EIP-55 addresses and 18-decimal amounts."""
+    rng = random.Random(seed)
+    addresses = checksum_addresses(rng.randbytes(20 * count))
+    with path.open("w") as out:
+        out.write("index,address,amount\n")
+        out.writelines(
+            f"{i},{address},{rng.randrange(10**15, 10**24)}\n"
+            for i, address in enumerate(addresses)
+        )
+
+
+def _timed(command: list[str], env: dict[str, str], stdin: str | None = None) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        command, input=stdin, capture_output=True, text=True, cwd=ROOT, env=env, check=True
+    )
+    return time.perf_counter() - started, done.stdout
+
+
+def collect() -> list[Row]:
+    with tempfile.TemporaryDirectory(prefix="bench-merkle-") as tmp:
+        work = Path(tmp)
+        rows = work / "rows.csv"
+        write_rows(rows)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+        ours_cmd = [sys.executable, "-m", "bot.cli_merkle", "build", str(rows), "--out"]
+        _timed([*ours_cmd, str(work / "warm.json")], env)
+        ours, roots = [], set()
+        for i in range(OURS_SAMPLES):
+            seconds, stdout = _timed([*ours_cmd, str(work / f"ours{i}.json")], env)
+            ours.append(seconds)
+            roots.add(stdout.strip())
+        npm = []
+        helper = str(ROOT / "tests" / "tools" / "oz_merkle.mjs")
+        for i in range(NPM_SAMPLES):
+            request = {"op": "csv", "path": str(rows), "out": str(work / f"npm{i}.json")}
+            seconds, stdout = _timed(["node", helper], env, json.dumps(request))
+            npm.append(seconds)
+            roots.add(json.loads(stdout)["root"])
+        if len(roots) != 1:
+            raise RuntimeError(f"roots differ between ours and npm: {sorted(roots)}")
+        same_dump = json.loads((work / "ours0.json").read_text()) == json.loads(
+            (work / "npm0.json").read_text()
+        )
+        if not same_dump:
+            raise RuntimeError("the dumps differ between ours and npm")
+    note = f"{ROWS:,} EIP-55 rows; identical root {roots.pop()[:18]}… and identical dumps"
+    load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs after the samples"
+    return [
+        Row(
+            "merkle build 50k rows (townsquare)",
+            "s",
+            ours,
+            higher_is_better=False,
+            peer="merkle build 50k rows (npm)",
+            target=">= 30x",
+            notes=[note, "whole process: interpreter, typer start-up, CSV, tree, dump", load],
+        ),
+        Row("merkle build 50k rows (npm)", "s", npm, higher_is_better=False),
+    ]
