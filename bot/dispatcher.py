@@ -44,7 +44,9 @@ def create_dispatcher(
         storage = MemoryStorage()
         seen = MemorySeenCache()
     dp = Dispatcher(storage=storage, settings=settings, sessions=sessions)
-    dp.update.outer_middleware(DatabaseMiddleware(sessions, seen))
+    bind = sessions.kw.get("bind")
+    single_writer = bind is not None and bind.dialect.name == "sqlite"
+    dp.update.outer_middleware(DatabaseMiddleware(sessions, seen, single_writer=single_writer))
     dp.update.outer_middleware(UpsertMiddleware())
     LanguageMiddleware(create_i18n(settings.default_locale)).setup(dp)
     dp.include_router(router or build_router())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,9 +37,19 @@ class DatabaseMiddleware(BaseMiddleware):
     fully handled and marked, or not at all and Telegram's retry handles it again.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], seen: SeenCache) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        seen: SeenCache,
+        *,
+        single_writer: bool = False,
+    ) -> None:
         self._sessions = sessions
         self._seen = seen
+        # SQLite has one writer at a time; queueing here is cheaper than its busy-wait sleeps.
+        self._writer: asyncio.Lock | contextlib.nullcontext[None] = (
+            asyncio.Lock() if single_writer else contextlib.nullcontext()
+        )
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
@@ -45,7 +58,8 @@ class DatabaseMiddleware(BaseMiddleware):
         if await self._seen.seen(key):
             log.info("update %s already handled, skipped", event.update_id)
             return UNHANDLED
-        async with self._sessions() as session, session.begin():
+        after_commit: list[Callable[[], None]] = []
+        async with self._writer, self._sessions() as session, session.begin():
             fresh = await repo.mark_update(
                 session=session, bot_id=bot_id, update_id=event.update_id, kind=update_kind(event)
             )
@@ -54,22 +68,53 @@ class DatabaseMiddleware(BaseMiddleware):
                 result = UNHANDLED
             else:
                 data["session"] = session
+                data["after_commit"] = after_commit
                 result = await handler(event, data)
+        for callback in after_commit:
+            callback()
         await self._seen.add(key)
         return result
 
 
 class UpsertMiddleware(BaseMiddleware):
-    """Keeps `members`, `chats` and `memberships` current from whatever the update carries."""
+    """Keeps `members`, `chats` and `memberships` current from whatever the update carries.
+
+    Rows already written with the same content are remembered (once their transaction has
+    committed), so a busy group costs no upsert per message.
+    """
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self._written: OrderedDict[tuple[str, int, int], tuple[Any, ...]] = OrderedDict()
+        self._capacity = capacity
+
+    def _stale(self, key: tuple[str, int, int], content: tuple[Any, ...]) -> bool:
+        return self._written.get(key) != content
+
+    def _remember(self, key: tuple[str, int, int], content: tuple[Any, ...]) -> Callable[[], None]:
+        def remember() -> None:
+            self._written[key] = content
+            self._written.move_to_end(key)
+            if len(self._written) > self._capacity:
+                self._written.popitem(last=False)
+
+        return remember
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         session: AsyncSession | None = data.get("session")
+        if session is None:
+            return await handler(event, data)
+        after_commit: list[Callable[[], None]] = data.get("after_commit", [])
         user: User | None = data.get("event_from_user")
         chat: Chat | None = data.get("event_chat")
-        if session is not None:
-            if user is not None:
-                await repo.upsert_member(session=session, **member_fields(user))
-            if chat is not None:
+        if user is not None:
+            fields = member_fields(user)
+            key, content = ("member", user.id, 0), tuple(fields.values())
+            if self._stale(key, content):
+                await repo.upsert_member(session=session, **fields)
+                after_commit.append(self._remember(key, content))
+        if chat is not None:
+            key, content = ("chat", chat.id, 0), (chat.type, chat.title, chat.username)
+            if self._stale(key, content):
                 await repo.upsert_chat(
                     session=session,
                     id=chat.id,
@@ -77,10 +122,14 @@ class UpsertMiddleware(BaseMiddleware):
                     title=chat.title,
                     username=chat.username,
                 )
-                if user is not None and chat.type in ("group", "supergroup") and not user.is_bot:
+                after_commit.append(self._remember(key, content))
+            if user is not None and chat.type in ("group", "supergroup") and not user.is_bot:
+                key = ("membership", chat.id, user.id)
+                if self._stale(key, ()):
                     await repo.ensure_membership(
                         session=session, chat_id=chat.id, member_id=user.id
                     )
+                    after_commit.append(self._remember(key, ()))
         return await handler(event, data)
 
 

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
+from tests_support import wait_for  # type: ignore[import-not-found]
 
 from bot.dispatcher import EXTRA_UPDATES
 from bot.outgoing import OutgoingLimiter
 from core.models import Chat, ChatMessage, Member, Membership
 from core.settings import Settings
-from tests_support import wait_for  # type: ignore[import-not-found]
 
 
 @pytest.fixture
@@ -67,12 +67,16 @@ async def count(gateway: Any, model: Any, *where: Any) -> int:
 async def test_start_and_help_in_private_chat(gateway: Any, ui: httpx.AsyncClient) -> None:
     ann = await ok(await ui.post("/users", json={"first_name": "Ann", "username": "ann"}))
     chat = await ok(await ui.post(f"/users/{ann['id']}/private"))
-    await ok(await ui.post(f"/chats/{chat['id']}/messages",
-                           json={"from_id": ann["id"], "text": "/start"}))
+    await ok(
+        await ui.post(
+            f"/chats/{chat['id']}/messages", json={"from_id": ann["id"], "text": "/start"}
+        )
+    )
     hello = await bot_says(ui, chat["id"], lambda text: text.startswith("Hello, Ann!"))
     assert "/help" in hello["text"]
-    await ok(await ui.post(f"/chats/{chat['id']}/messages",
-                           json={"from_id": ann["id"], "text": "/help"}))
+    await ok(
+        await ui.post(f"/chats/{chat['id']}/messages", json={"from_id": ann["id"], "text": "/help"})
+    )
     await bot_says(ui, chat["id"], lambda text: text.startswith("What I can do"))
     assert await count(gateway, Member, Member.id == ann["id"]) == 1
 
@@ -80,26 +84,40 @@ async def test_start_and_help_in_private_chat(gateway: Any, ui: httpx.AsyncClien
 async def test_bot_speaks_the_members_language(ui: httpx.AsyncClient) -> None:
     li = await ok(await ui.post("/users", json={"first_name": "Li", "language_code": "zh-hans"}))
     chat = await ok(await ui.post(f"/users/{li['id']}/private"))
-    await ok(await ui.post(f"/chats/{chat['id']}/messages",
-                           json={"from_id": li["id"], "text": "/start"}))
+    await ok(
+        await ui.post(f"/chats/{chat['id']}/messages", json={"from_id": li["id"], "text": "/start"})
+    )
     await bot_says(ui, chat["id"], lambda text: text.startswith("你好，Li！"))
 
 
-async def test_group_members_and_messages_are_recorded(
-    gateway: Any, ui: httpx.AsyncClient
-) -> None:
+async def test_group_members_and_messages_are_recorded(gateway: Any, ui: httpx.AsyncClient) -> None:
     owner = await ok(await ui.post("/users", json={"first_name": "Olga"}))
     guest = await ok(await ui.post("/users", json={"first_name": "Gus"}))
-    group = await ok(await ui.post("/chats", json={"title": "Builders <3", "creator_id": owner["id"],
-                                                   "bot": "admin"}))
-    await bot_says(ui, group["id"], lambda text: "Thanks for adding me to Builders &lt;3" in text
-                   or "Thanks for adding me to Builders <3" in text)
+    group = await ok(
+        await ui.post(
+            "/chats", json={"title": "Builders <3", "creator_id": owner["id"], "bot": "admin"}
+        )
+    )
+    await bot_says(
+        ui,
+        group["id"],
+        lambda text: (
+            "Thanks for adding me to Builders &lt;3" in text
+            or "Thanks for adding me to Builders <3" in text
+        ),
+    )
     await ok(await ui.post(f"/chats/{group['id']}/members", json={"user_id": guest["id"]}))
-    first = await ok(await ui.post(f"/chats/{group['id']}/messages",
-                                   json={"from_id": owner["id"], "text": "welcome, Gus"}))
-    await ok(await ui.post(f"/chats/{group['id']}/messages",
-                           json={"from_id": guest["id"], "text": "thanks!",
-                                 "reply_to": first["message_id"]}))
+    first = await ok(
+        await ui.post(
+            f"/chats/{group['id']}/messages", json={"from_id": owner["id"], "text": "welcome, Gus"}
+        )
+    )
+    await ok(
+        await ui.post(
+            f"/chats/{group['id']}/messages",
+            json={"from_id": guest["id"], "text": "thanks!", "reply_to": first["message_id"]},
+        )
+    )
 
     async def both_recorded() -> bool:
         return await count(gateway, ChatMessage, ChatMessage.chat_id == group["id"]) == 2
@@ -108,15 +126,17 @@ async def test_group_members_and_messages_are_recorded(
     assert await count(gateway, Membership, Membership.chat_id == group["id"]) == 2
     async with gateway.gateway.sessions() as session:
         chat = await session.get(Chat, group["id"])
-        reply = (await session.exec(
-            select(ChatMessage).where(ChatMessage.member_id == guest["id"])
-        )).one()[0]
+        reply = (
+            await session.exec(select(ChatMessage).where(ChatMessage.member_id == guest["id"]))
+        ).one()[0]
     assert chat is not None
     assert chat.bot_status == "administrator"
     assert reply.reply_to_message_id == first["message_id"]
 
 
-async def test_allowed_updates_include_admin_only_kinds(gateway: Any, ui: httpx.AsyncClient) -> None:
+async def test_allowed_updates_include_admin_only_kinds(
+    gateway: Any, ui: httpx.AsyncClient
+) -> None:
     info = await gateway.gateway.bot.get_webhook_info()
     assert set(EXTRA_UPDATES) <= set(info.allowed_updates or [])
     assert "message" in (info.allowed_updates or [])
@@ -137,9 +157,9 @@ async def test_outgoing_calls_honour_retry_after(gateway: Any, ui: httpx.AsyncCl
     bot = Bot(gateway.settings.bot_token.get_secret_value(), session=session)
     per_minute = int(gateway.settings.rate_chat_per_minute)
     try:
-        sent = await asyncio.gather(*(
-            bot.send_message(group["id"], f"burst {i}") for i in range(per_minute + 3)
-        ))
+        sent = await asyncio.gather(
+            *(bot.send_message(group["id"], f"burst {i}") for i in range(per_minute + 3))
+        )
     finally:
         await bot.session.close()
     assert len({m.message_id for m in sent}) == per_minute + 3

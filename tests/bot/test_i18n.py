@@ -49,8 +49,17 @@ def test_texts_follow_the_locale(locale: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("code", "expected"),
-    [("zh-hans", "zh"), ("zh-hant", "zh"), ("zh", "zh"), ("en-us", "en"), ("en", "en"),
-     ("pt-br", "en"), (None, "en"), ("", "en"), ("not a code!", "en")],
+    [
+        ("zh-hans", "zh"),
+        ("zh-hant", "zh"),
+        ("zh", "zh"),
+        ("en-us", "en"),
+        ("en", "en"),
+        ("pt-br", "en"),
+        (None, "en"),
+        ("", "en"),
+        ("not a code!", "en"),
+    ],
 )
 def test_telegram_language_codes_pick_a_catalogue(code: str | None, expected: str) -> None:
     assert pick_locale(code, ("en", "zh"), "en") == expected

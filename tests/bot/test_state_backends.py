@@ -59,8 +59,9 @@ async def test_redis_cache_expires(redis_url: str) -> None:
 async def test_dispatcher_storage_follows_settings(tmp_path: Path, redis_url: str) -> None:
     plain = create_app(Settings(mode="sandbox", data_dir=tmp_path), register=False)
     assert isinstance(plain.state.gateway.dp.storage, MemoryStorage)
-    app = create_app(Settings(mode="sandbox", data_dir=tmp_path, redis_url=redis_url),
-                     register=False)
+    app = create_app(
+        Settings(mode="sandbox", data_dir=tmp_path, redis_url=redis_url), register=False
+    )
     storage = app.state.gateway.dp.storage
     assert isinstance(storage, RedisStorage)
     key = StorageKey(bot_id=1000001, chat_id=secrets.randbelow(10**9), user_id=7)
@@ -83,7 +84,8 @@ async def _post(app: object, update: dict[str, object]) -> int:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
         response = await client.post(
-            "/telegram/webhook", json=update,
+            "/telegram/webhook",
+            json=update,
             headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
         )
     return response.status_code
@@ -94,8 +96,16 @@ async def test_two_gateways_share_the_work_once(tmp_path: Path, redis_url: str) 
     url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
     await asyncio.to_thread(upgrade, url)
     apps = [
-        create_app(Settings(mode="sandbox", data_dir=tmp_path, database_url=url,
-                            redis_url=redis_url, webhook_secret=SECRET), register=False)
+        create_app(
+            Settings(
+                mode="sandbox",
+                data_dir=tmp_path,
+                database_url=url,
+                redis_url=redis_url,
+                webhook_secret=SECRET,
+            ),
+            register=False,
+        )
         for _ in range(2)
     ]
     base = secrets.randbelow(10**9) * 10
@@ -103,8 +113,10 @@ async def test_two_gateways_share_the_work_once(tmp_path: Path, redis_url: str) 
         update = message_update(base + i)
         assert await _post(apps[0], update) == 200
         assert await _post(apps[1], update) == 200
-    third = create_app(Settings(mode="sandbox", data_dir=tmp_path, database_url=url,
-                                webhook_secret=SECRET), register=False)
+    third = create_app(
+        Settings(mode="sandbox", data_dir=tmp_path, database_url=url, webhook_secret=SECRET),
+        register=False,
+    )
     assert await _post(third, message_update(base)) == 200  # no Redis: the database key holds
     sessions = apps[0].state.gateway.sessions
     async with sessions() as session:

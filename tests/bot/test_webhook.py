@@ -248,3 +248,18 @@ async def test_unreachable_postgres_leaves_update_for_retry(
             assert await count(http, ProcessedUpdate) == 2
     finally:
         await proxy.stop()
+
+
+async def test_profile_changes_reach_the_members_table(client: httpx.AsyncClient) -> None:
+    """Unchanged profiles are not rewritten per message, but a change always lands."""
+    first = group_message(60, user_id=900)
+    renamed = group_message(61, user_id=900)
+    renamed["message"]["from"]["first_name"] = "Renamed"
+    renamed["message"]["from"]["username"] = "renamed_user"
+    for update in (first, group_message(62, user_id=900), renamed):
+        assert (await post(client, update)).status_code == 200
+    sessions = client.app.state.gateway.sessions  # type: ignore[attr-defined]
+    async with sessions() as session:
+        member = await session.get(Member, 900)
+    assert member is not None
+    assert (member.first_name, member.username) == ("Renamed", "renamed_user")
