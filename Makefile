@@ -48,7 +48,7 @@ deps: py-deps node-deps
 	@touch $@
 
 py-deps: .uv-installed
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 
 node-deps: node_modules/.package-lock.json
 
