@@ -120,14 +120,21 @@ async def test_group_members_and_messages_are_recorded(gateway: Any, ui: httpx.A
     )
 
     async def both_recorded() -> bool:
-        return await count(gateway, ChatMessage, ChatMessage.chat_id == group["id"]) == 2
+        texts = await count(
+            gateway, ChatMessage, ChatMessage.chat_id == group["id"], ChatMessage.kind == "text"
+        )
+        return texts == 2
 
     await wait_for(both_recorded, what="two recorded group messages")
     assert await count(gateway, Membership, Membership.chat_id == group["id"]) == 2
     async with gateway.gateway.sessions() as session:
         chat = await session.get(Chat, group["id"])
         reply = (
-            await session.exec(select(ChatMessage).where(ChatMessage.member_id == guest["id"]))
+            await session.exec(
+                select(ChatMessage).where(
+                    ChatMessage.member_id == guest["id"], ChatMessage.kind == "text"
+                )
+            )
         ).one()[0]
     assert chat is not None
     assert chat.bot_status == "administrator"
