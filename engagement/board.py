@@ -1,0 +1,160 @@
+"""What members see: a score with its rank and explanation, the leaderboard, allocation inputs.
+
+Reads only the score cache and one member's ledger rows, so they stay fast for a group of
+100,000 members with millions of entries.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.models import Chat, Member, Membership
+from core.models_engagement import Epoch, LedgerEntry, Score, Standing
+from engagement import sql
+from engagement.review import EXCLUDED
+
+
+def _not_excluded(chat_id: Any, member_id: Any) -> Any:
+    s = Standing.__table__  # type: ignore[attr-defined]
+    return ~exists().where(
+        s.c.chat_id == chat_id, s.c.member_id == member_id, s.c.status == EXCLUDED
+    )
+
+
+async def rank(*, session: AsyncSession, epoch_id: int, chat_id: int, points: int) -> int:
+    """1 + the number of counted members with more points (ties share a rank)."""
+    t = Score.__table__  # type: ignore[attr-defined]
+    s = Standing.__table__  # type: ignore[attr-defined]
+    above = select(func.count()).where(t.c.epoch_id == epoch_id, t.c.points > points)
+    # Excluded members are few: count them apart rather than anti-joining every score row.
+    excluded_above = (
+        select(func.count())
+        .select_from(t.join(s, and_(s.c.chat_id == chat_id, s.c.member_id == t.c.member_id)))
+        .where(t.c.epoch_id == epoch_id, t.c.points > points, s.c.status == EXCLUDED)
+    )
+    total = await sql.scalar(
+        session, select(above.scalar_subquery() - excluded_above.scalar_subquery())
+    )
+    return int(total or 0) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Standout:
+    """One line of the leaderboard."""
+
+    member_id: int
+    points: int
+    name: str
+
+
+def display_name(member_id: int, first_name: str | None, username: str | None) -> str:
+    """What to call a member: first name, else @username, else the id."""
+    return first_name or (f"@{username}" if username else str(member_id))
+
+
+async def leaderboard(
+    *, session: AsyncSession, epoch_id: int, chat_id: int, limit: int = 10
+) -> list[Standout]:
+    """The top members of an epoch, excluded members left out; ties by member id, highest first."""
+    t = Score.__table__  # type: ignore[attr-defined]
+    m = Member.__table__  # type: ignore[attr-defined]
+    stmt = (
+        select(t.c.member_id, t.c.points, m.c.first_name, m.c.username)
+        .select_from(t.outerjoin(m, m.c.id == t.c.member_id))
+        .where(t.c.epoch_id == epoch_id, _not_excluded(chat_id, t.c.member_id))
+        # Both columns descending: one backward walk of the rank index, stopping at `limit`.
+        .order_by(t.c.points.desc(), t.c.member_id.desc())
+        .limit(limit)
+    )
+    return [
+        Standout(int(member), int(points), display_name(member, first, username))
+        for member, points, first, username in await sql.rows(session, stmt)
+    ]
+
+
+@dataclass(slots=True)
+class Breakdown:
+    """A member's epoch explained: points per kind and why other messages earned nothing."""
+
+    total: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    counted_messages: int = 0
+    not_counted: dict[str, int] = field(default_factory=dict)
+
+
+async def breakdown(*, session: AsyncSession, epoch_id: int, member_id: int) -> Breakdown:
+    """Sums the member's ledger rows of the epoch by kind; for messages, the final decision
+    of each (its highest revision) says whether it counted, or why not."""
+    t = LedgerEntry.__table__  # type: ignore[attr-defined]
+    stmt = select(t.c.kind, t.c.cause, t.c.revision, t.c.rule, t.c.points).where(
+        t.c.epoch_id == epoch_id, t.c.member_id == member_id
+    )
+    result = Breakdown()
+    by_kind: Counter[str] = Counter()
+    latest: dict[str, tuple[int, str]] = {}
+    net: Counter[str] = Counter()
+    for kind, cause, revision, rule, points in await sql.rows(session, stmt):
+        by_kind[kind] += points
+        result.total += points
+        if kind == "message":
+            net[cause] += points
+            if cause not in latest or revision > latest[cause][0]:
+                latest[cause] = (revision, rule)
+    reasons: Counter[str] = Counter()
+    for cause, (_, rule) in latest.items():
+        if net[cause] > 0:
+            result.counted_messages += 1
+        else:
+            reasons[rule] += 1
+    result.by_kind = {k: v for k, v in sorted(by_kind.items()) if v}
+    result.not_counted = dict(reasons.most_common())
+    return result
+
+
+async def allocation_scores(
+    *, session: AsyncSession, epoch_id: int, chat_id: int
+) -> dict[int, int]:
+    """Scores that count toward an allocation: positive totals of members not excluded."""
+    t = Score.__table__  # type: ignore[attr-defined]
+    stmt = select(t.c.member_id, t.c.points).where(
+        t.c.epoch_id == epoch_id, t.c.points > 0, _not_excluded(chat_id, t.c.member_id)
+    )
+    return {int(member): int(points) for member, points in await sql.rows(session, stmt)}
+
+
+@dataclass(frozen=True, slots=True)
+class GroupScore:
+    """A member's score in one group's open epoch."""
+
+    chat_id: int
+    title: str
+    epoch_id: int
+    epoch_number: int
+    points: int
+
+
+async def overview(*, session: AsyncSession, member_id: int) -> list[GroupScore]:
+    """The member's score in the open epoch of every group they are in, best first."""
+    ms = Membership.__table__  # type: ignore[attr-defined]
+    c = Chat.__table__  # type: ignore[attr-defined]
+    e = Epoch.__table__  # type: ignore[attr-defined]
+    s = Score.__table__  # type: ignore[attr-defined]
+    stmt = (
+        select(c.c.id, c.c.title, e.c.id, e.c.number, func.coalesce(s.c.points, 0))
+        .select_from(
+            ms.join(c, c.c.id == ms.c.chat_id)
+            .join(e, and_(e.c.chat_id == ms.c.chat_id, e.c.state == "open"))
+            .outerjoin(s, and_(s.c.epoch_id == e.c.id, s.c.member_id == member_id))
+        )
+        .where(ms.c.member_id == member_id)
+        .order_by(func.coalesce(s.c.points, 0).desc(), c.c.id)
+    )
+    return [
+        GroupScore(int(chat), title or str(chat), int(epoch), int(number), int(points))
+        for chat, title, epoch, number, points in await sql.rows(session, stmt)
+    ]

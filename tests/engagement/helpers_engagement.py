@@ -1,0 +1,171 @@
+"""Shared by the engagement tests: Telegram update builders and ledger readers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.models_engagement import LedgerEntry
+
+BASE_DATE = 1_763_600_000  # 2025-11-20 00:53 UTC, safely in the past
+GROUP = {"id": -1007000001, "type": "supergroup", "title": "Town"}
+
+
+def user(user_id: int, *, bot: bool = False, username: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": user_id, "is_bot": bot, "first_name": f"User{user_id}"}
+    if username:
+        data["username"] = username
+    return data
+
+
+def message(
+    message_id: int,
+    *,
+    user_id: int = 501,
+    text: str | None = "a perfectly ordinary message",
+    date: int = BASE_DATE,
+    chat: dict[str, Any] | None = None,
+    reply_to: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "message_id": message_id,
+        "date": date,
+        "chat": chat or GROUP,
+        "from": user(user_id),
+        **extra,
+    }
+    if text is not None:
+        body["text"] = text
+    if reply_to is not None:
+        body["reply_to_message"] = reply_to
+    return body
+
+
+def message_update(update_id: int, **kwargs: Any) -> dict[str, Any]:
+    kwargs.setdefault("message_id", update_id)
+    return {"update_id": update_id, "message": message(kwargs.pop("message_id"), **kwargs)}
+
+
+def edited_update(update_id: int, **kwargs: Any) -> dict[str, Any]:
+    body = message(kwargs.pop("message_id"), **kwargs)
+    body["edit_date"] = body["date"] + 30
+    return {"update_id": update_id, "edited_message": body}
+
+
+def reaction_update(
+    update_id: int,
+    *,
+    message_id: int,
+    user_id: int,
+    date: int = BASE_DATE,
+    emoji: str = "👍",
+    old: str | None = None,
+    chat: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message_reaction": {
+            "chat": chat or GROUP,
+            "message_id": message_id,
+            "user": user(user_id),
+            "date": date,
+            "old_reaction": [{"type": "emoji", "emoji": old}] if old else [],
+            "new_reaction": [{"type": "emoji", "emoji": emoji}] if emoji else [],
+        },
+    }
+
+
+def join_update(
+    update_id: int,
+    *,
+    user_id: int,
+    date: int = BASE_DATE,
+    link_creator: dict[str, Any] | None = None,
+    link_name: str | None = None,
+    chat: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "chat": chat or GROUP,
+        "from": user(user_id),
+        "date": date,
+        "old_chat_member": {"status": "left", "user": user(user_id)},
+        "new_chat_member": {"status": "member", "user": user(user_id)},
+    }
+    if link_creator is not None:
+        body["invite_link"] = {
+            "invite_link": "https://t.me/+abcdef",
+            "creator": link_creator,
+            "creates_join_request": False,
+            "is_primary": False,
+            "is_revoked": False,
+            **({"name": link_name} if link_name else {}),
+        }
+    return {"update_id": update_id, "chat_member": body}
+
+
+def bot_left_update(
+    update_id: int, *, bot_id: int, chat: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "my_chat_member": {
+            "chat": chat or GROUP,
+            "from": user(42),
+            "date": BASE_DATE,
+            "old_chat_member": {"status": "member", "user": user(bot_id, bot=True)},
+            "new_chat_member": {"status": "left", "user": user(bot_id, bot=True)},
+        },
+    }
+
+
+async def ledger_rows(sessions: async_sessionmaker[AsyncSession]) -> list[LedgerEntry]:
+    async with sessions() as session:
+        stmt = select(LedgerEntry).order_by(LedgerEntry.id)  # type: ignore[arg-type]
+        return list((await session.exec(stmt)).scalars().all())  # type: ignore[call-overload]
+
+
+def raw_view(rows: list[LedgerEntry]) -> list[tuple[Any, ...]]:
+    """The rows themselves, minus the write time and the row id."""
+    return sorted(
+        (
+            r.chat_id,
+            r.cause,
+            r.revision,
+            r.member_id,
+            r.epoch_id,
+            r.kind,
+            r.rule,
+            r.points,
+            r.rules_version,
+            r.occurred_at,
+        )
+        for r in rows
+    )
+
+
+def netted(rows: list[LedgerEntry]) -> dict[tuple[int, str, int], tuple[int, int, str, str]]:
+    """Each cause's net outcome, `(chat, cause, epoch) -> (member, points, kind, rule)`.
+
+    Every message has a decision, so its final rule (its highest revision's) is part of the
+    outcome; other causes count only if their rows leave points (a credit taken back by a
+    later correction is the same outcome as no credit at all).
+    """
+    latest: dict[tuple[int, str, int], tuple[int, str]] = {}
+    total: defaultdict[tuple[int, str, int], int] = defaultdict(int)
+    owner: dict[tuple[int, str, int], tuple[int, str]] = {}
+    for r in rows:
+        key = (r.chat_id, r.cause, r.epoch_id)
+        total[key] += r.points
+        owner[key] = (r.member_id, r.kind)
+        if key not in latest or r.revision > latest[key][0]:
+            latest[key] = (r.revision, r.rule)
+    return {
+        key: (member, total[key], kind, latest[key][1] if kind == "message" else kind)
+        for key, (member, kind) in owner.items()
+        if kind == "message" or total[key]
+    }

@@ -1,0 +1,94 @@
+"""The database-side rules of engagement: the score trigger and the intake view exist however
+the schema was made (migrations or `create_all`), on SQLite and PostgreSQL, and they work."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+import core.models
+import core.models_engagement
+from core.db import create_engine
+from core.migrate import MIGRATIONS, upgrade
+from core.models_engagement import engagement_ddl, engagement_drop_ddl
+
+RULE_OBJECTS = {"engagement_ledger_score", "engagement_intake", "engagement_intake_insert"}
+CHAT = -1005
+
+
+def test_the_migration_snapshot_matches_the_models() -> None:
+    path = next(Path(MIGRATIONS, "versions").glob("0003_*.py"))
+    spec = importlib.util.spec_from_file_location("revision_0003", path)
+    assert spec is not None and spec.loader is not None
+    revision = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(revision)
+    for dialect in ("sqlite", "postgresql"):
+        assert revision.RULES[dialect] == engagement_ddl(dialect)
+        assert revision.DROP[dialect] == engagement_drop_ddl(dialect)
+
+
+async def rule_objects(url: str) -> set[str]:
+    engine = create_engine(url)
+    async with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            query = "SELECT name FROM sqlite_master WHERE type IN ('view', 'trigger')"
+        else:
+            query = (
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+                " UNION SELECT viewname FROM pg_views WHERE schemaname = 'public'"
+            )
+        found = {row[0] for row in (await conn.execute(text(query))).all()}
+    await engine.dispose()
+    return found & RULE_OBJECTS
+
+
+async def test_create_all_makes_and_drop_all_removes_the_rules(database_url: str) -> None:
+    engine = create_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.create_all)
+    assert await rule_objects(database_url) == RULE_OBJECTS
+    async with engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.create_all)  # a second time changes nothing
+        await conn.run_sync(SQLModel.metadata.drop_all)
+    await engine.dispose()
+    assert await rule_objects(database_url) == set()
+    assert core.models.Member.__tablename__ and core.models_engagement.Score.__tablename__
+
+
+async def test_any_ledger_insert_moves_the_score_once(database_url: str) -> None:
+    await asyncio.to_thread(upgrade, database_url)
+    assert await rule_objects(database_url) == RULE_OBJECTS
+    engine = create_engine(database_url)
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    insert = text(
+        "INSERT INTO engagement_ledger (chat_id, epoch_id, member_id, kind, rule, points,"
+        " rules_version, cause, revision, occurred_at, created_at)"
+        " VALUES (:chat, 1, 7, 'grant', 'grant', :points, 1, :cause, 0, :at, :at)"
+        " ON CONFLICT DO NOTHING"
+    )
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO engagement_campaigns (id, chat_id, name, created_at)"
+                " VALUES (1, :chat, 'c', :at)"
+            ),
+            {"chat": CHAT, "at": at},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO engagement_epochs (id, chat_id, campaign_id, number, state, starts_at)"
+                " VALUES (1, :chat, 1, 1, 'open', :at)"
+            ),
+            {"chat": CHAT, "at": at},
+        )
+        for cause, points in [("a", 5), ("b", -2), ("a", 5), ("c", 0)]:
+            await conn.execute(insert, {"chat": CHAT, "points": points, "cause": cause, "at": at})
+    async with engine.connect() as conn:
+        score = (await conn.execute(text("SELECT points FROM engagement_scores"))).all()
+    await engine.dispose()
+    assert score == [(3,)]
