@@ -1,0 +1,154 @@
+"""Proof lookups through the HTTP API for a 1,000,000-leaf epoch, at 500 requests per second.
+
+Setup (untimed): a SQLite database holding one published settlement of 1M EVM claims (the rows
+and the tree's nodes, written the way `settle_service.close` writes them). A gateway-like app
+(the claims router only) is served by uvicorn in its own process; this process sends
+`GET /v1/claims/{chat}/{epoch}/proof/{address}` for random claimants on a fixed schedule
+(open loop: a late answer does not delay the next request) and records each latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.harness import Row
+
+ROOT = Path(__file__).resolve().parents[1]
+LEAVES = 1_000_000
+RATE = 500
+SECONDS = 10
+CHAT = -100_777
+
+
+def _address(i: int) -> str:
+    return "0x" + f"{i:040x}"
+
+
+async def _populate(url: str) -> None:
+    from sqlalchemy import insert
+
+    from core.db import create_engine, session_factory
+    from core.models import Chat
+    from core.models_claims import Artefact, Settlement, SettlementRow
+    from core.models_engagement import Campaign, Epoch
+    from wallet.merkle_csv import allocations_from_amounts, build_tree
+
+    rows = allocations_from_amounts([(_address(i), i) for i in range(1, LEAVES + 1)])
+    tree = build_tree(rows)
+    keys, where = rows.claim_keys(), tree.tree_indices
+    engine = create_engine(url)
+    async with session_factory(engine)() as session:
+        session.add(Chat(id=CHAT, type="supergroup", title="bench"))
+        campaign = Campaign(chat_id=CHAT, name="bench")
+        session.add(campaign)
+        await session.flush()
+        epoch = Epoch(chat_id=CHAT, number=1, state="published", campaign_id=campaign.id or 0)
+        session.add(epoch)
+        await session.flush()
+        record = Settlement(
+            chat_id=CHAT, epoch_number=1, epoch_id=epoch.id or 0, state="published",
+            pool=str(sum(rows.amounts)), params={}, ledger_digest="sha256:", evm_root=tree.root,
+        )  # fmt: skip
+        session.add(record)
+        await session.flush()
+        sid = record.id or 0
+        session.add(Artefact(settlement_id=sid, name="evm/nodes.bin", media_type="x", body=b"".join(tree.nodes)))  # fmt: skip  # noqa: E501
+        for start in range(0, LEAVES, 50_000):
+            batch = [
+                {"settlement_id": sid, "chain": "evm", "index": i, "member_id": i,
+                 "account": keys[i], "amount": str(rows.amounts[i]), "tree_index": where[i]}
+                for i in range(start, min(start + 50_000, LEAVES))
+            ]  # fmt: skip
+            await session.exec(insert(SettlementRow), params=batch)  # type: ignore[call-overload]
+        await session.commit()
+    await engine.dispose()
+
+
+def serve(url: str, port: int) -> None:
+    """Runs the claims router on `port` (the child process)."""
+    from types import SimpleNamespace
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from core.db import create_engine, session_factory
+    from miniapps.claims import create_claims_router
+
+    app = FastAPI()
+    app.state.gateway = SimpleNamespace(sessions=session_factory(create_engine(url)))
+    app.include_router(create_claims_router())
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _load(base: str) -> tuple[list[float], int]:
+    import aiohttp
+
+    latencies: list[float] = []
+    errors = 0
+    rng = random.Random(7)
+    async with aiohttp.ClientSession() as http:
+        for _ in range(50):  # warm up until it answers
+            try:
+                async with http.get(f"{base}/healthz"):
+                    break
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.2)
+
+        async def one(address: str) -> None:
+            nonlocal errors
+            started = time.perf_counter()
+            async with http.get(f"{base}/v1/claims/{CHAT}/1/proof/{address}") as answer:
+                await answer.read()
+                if answer.status != 200:
+                    errors += 1
+            latencies.append(time.perf_counter() - started)
+
+        await one(_address(1))  # loads the nodes into the server's cache
+        latencies.clear()
+        tasks, begin = [], time.perf_counter()
+        for n in range(RATE * SECONDS):
+            delay = begin + n / RATE - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(_address(rng.randrange(1, LEAVES + 1)))))
+        await asyncio.gather(*tasks)
+    return latencies, errors
+
+
+def collect() -> list[Row]:
+    from core.migrate import upgrade
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/proofs.db"
+        upgrade(url)
+        asyncio.run(_populate(url))
+        port = _free_port()
+        code = f"from benchmarks.bench_proofs import serve; serve({url!r}, {port})"
+        server = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+        try:
+            time.sleep(2.0)
+            latencies, errors = asyncio.run(_load(f"http://127.0.0.1:{port}"))
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    ordered = sorted(latencies)
+    p50 = ordered[len(ordered) // 2] * 1000
+    p99 = ordered[int(len(ordered) * 0.99)] * 1000
+    notes = [f"{len(ordered)} requests at {RATE}/s over {SECONDS} s, {errors} errors, SQLite"]
+    return [
+        Row("proof lookup p50, 1M leaves", "ms", [p50], higher_is_better=False, notes=notes),
+        Row("proof lookup p99, 1M leaves", "ms", [p99], higher_is_better=False, target="< 50"),
+    ]
