@@ -1,0 +1,88 @@
+"""`/app`: opens the members' Mini App (points, leaderboard, wallets, apps); `/newapp`: registers
+a builder's Mini App in the private chat.
+
+Telegram allows inline `web_app` buttons only in private chats; in a group the bot answers with
+a direct link `https://t.me/<bot>/<app>?startapp=<group>`, whose start parameter tells the
+gateway which group the launch came from (the gateway then checks the membership itself).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, WebAppInfo
+from aiogram.utils.markdown import html_decoration as hd
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import texts
+from core.models_miniapps import MiniApp, hash_secret
+from core.settings import Settings
+from miniapps.deps import start_param_for
+
+# The Mini App's short name, as registered with BotFather (/newapp) for the bot.
+APP_SHORT_NAME = "app"
+GROUPS = F.chat.type.in_({"group", "supergroup"})
+MAX_APPS = 10
+MAX_NAME = 64
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(app_in_group, Command("app"), GROUPS)
+    router.message.register(app_in_private, Command("app"), F.chat.type == "private")
+    router.message.register(new_app, Command("newapp"), F.chat.type == "private")
+    return router
+
+
+def new_credentials() -> tuple[str, str]:
+    """A fresh app id and secret; the secret has 256 bits, so its hash can't be guessed back."""
+    return f"app_{secrets.token_hex(8)}", secrets.token_urlsafe(32)
+
+
+def direct_link(bot_username: str, chat_id: int) -> str:
+    return f"https://t.me/{bot_username}/{APP_SHORT_NAME}?startapp={start_param_for(chat_id)}"
+
+
+async def app_in_group(message: Message, bot: Bot) -> None:
+    me = await bot.me()
+    button = InlineKeyboardButton(
+        text=texts.app_button(), url=direct_link(me.username or "", message.chat.id)
+    )
+    await message.answer(
+        texts.app_group(), reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]])
+    )
+
+
+async def app_in_private(message: Message, settings: Settings) -> None:
+    button = InlineKeyboardButton(
+        text=texts.app_button(), web_app=WebAppInfo(url=f"{settings.base_url}/miniapp/points")
+    )
+    await message.answer(
+        texts.app_private(), reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]])
+    )
+
+
+async def new_app(message: Message, command: CommandObject, session: AsyncSession) -> None:
+    """Registers an app for the sender; its secret is shown in this answer and never again."""
+    name = " ".join((command.args or "").split())
+    if not name or len(name) > MAX_NAME or message.from_user is None:
+        await message.answer(texts.newapp_usage(MAX_NAME))
+        return
+    owner = message.from_user.id
+    owned = (
+        select(func.count())
+        .select_from(MiniApp)
+        .where(col(MiniApp.owner_id) == owner, col(MiniApp.revoked_at).is_(None))
+    )
+    if (await session.exec(owned)).one() >= MAX_APPS:
+        await message.answer(texts.newapp_limit(MAX_APPS))
+        return
+    app_id, secret = new_credentials()
+    session.add(MiniApp(id=app_id, name=name, owner_id=owner, secret_hash=hash_secret(secret)))
+    # Flushed first: the secret is shown only for an app the database has accepted.
+    await session.flush()
+    await message.answer(texts.newapp_created(hd.quote(name), app_id, secret))

@@ -1,0 +1,288 @@
+"""The members' Mini App JSON API: points with their reasons, the leaderboard, linked wallets.
+
+Every route needs a session token (`CurrentMember`). A token from a group launch is bound to
+that group; a token from a private launch may read any group the member belongs to, checked
+in the database on every call, so that leaving a group also closes its pages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.clock import utcnow
+from core.db import transaction
+from core.models import Chat
+from core.models_engagement import Epoch, LedgerEntry, Score
+from core.models_miniapps import MiniApp, hash_secret
+from engagement import board, epochs, grants, ledger, sql
+from miniapps.deps import CurrentMember, Issuer, MemberIdentity, is_member, refuse
+from miniapps.tokens import TokenError
+from wallet import linking
+
+ENTRY_LIMIT = 50
+BOARD_LIMIT = 50
+ChatQuery = Annotated[int | None, Query(ge=-(2**63), lt=2**63)]
+
+
+async def group_for(
+    session: AsyncSession, who: MemberIdentity, requested: int | None
+) -> int | None:
+    """The group a call reads: the token's, or the one asked for if the member is in it."""
+    if who.chat_id is not None and requested is not None and requested != who.chat_id:
+        raise refuse(403, "wrong_chat")
+    chat_id = who.chat_id if who.chat_id is not None else requested
+    if chat_id is not None and not await is_member(
+        session=session, chat_id=chat_id, member_id=who.member_id
+    ):
+        raise refuse(403, "not_a_member")
+    return chat_id
+
+
+async def chat_json(session: AsyncSession, chat_id: int) -> dict[str, Any]:
+    chat = await session.get(Chat, chat_id)
+    return {"id": chat_id, "title": (chat.title if chat else None) or str(chat_id)}
+
+
+def epoch_json(epoch: Epoch | None) -> dict[str, Any] | None:
+    if epoch is None:
+        return None
+    return {
+        "id": epoch.id,
+        "number": epoch.number,
+        "state": epoch.state,
+        "starts_at": epoch.starts_at.isoformat(),
+    }
+
+
+async def groups_json(session: AsyncSession, member_id: int) -> list[dict[str, Any]]:
+    return [
+        {"id": g.chat_id, "title": g.title, "epoch_number": g.epoch_number, "points": g.points}
+        for g in await board.overview(session=session, member_id=member_id)
+    ]
+
+
+def entry_json(row: Any) -> dict[str, Any]:
+    occurred: datetime = row.occurred_at
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "rule": row.rule,
+        "points": row.points,
+        "cause": row.cause,
+        "reason": row.reason,
+        "message_id": row.message_id,
+        "occurred_at": occurred.isoformat(),
+    }
+
+
+async def points_json(
+    session: AsyncSession, *, chat_id: int, epoch: Epoch, member_id: int
+) -> dict[str, Any]:
+    """The member's score in the epoch: total, rank, sums by kind and rule, newest entries."""
+    assert epoch.id is not None
+    t = LedgerEntry.__table__  # type: ignore[attr-defined]
+    mine = (t.c.epoch_id == epoch.id, t.c.member_id == member_id)
+    by_rule = await sql.rows(
+        session,
+        select(t.c.rule, func.sum(t.c.points), func.count()).where(*mine).group_by(t.c.rule),
+    )
+    newest = await sql.rows(
+        session,
+        select(t).where(*mine).order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(ENTRY_LIMIT),
+    )
+    explained = await board.breakdown(session=session, epoch_id=epoch.id, member_id=member_id)
+    score = await session.get(Score, (epoch.id, member_id))
+    points = score.points if score is not None else explained.total
+    rank = await board.rank(session=session, epoch_id=epoch.id, chat_id=chat_id, points=points)
+    return {
+        "points": points,
+        "rank": rank,
+        "by_kind": explained.by_kind,
+        "by_rule": sorted(
+            ({"rule": r, "points": int(p or 0), "entries": int(n)} for r, p, n in by_rule),
+            key=lambda item: (-item["points"], item["rule"]),
+        ),
+        "counted_messages": explained.counted_messages,
+        "not_counted": explained.not_counted,
+        "entries": [entry_json(row) for row in newest],
+    }
+
+
+def create_api_router() -> APIRouter:
+    router = APIRouter(prefix="/miniapp/api", tags=["miniapps"])
+
+    @router.get("/points")
+    async def points(request: Request, who: CurrentMember, chat_id: ChatQuery = None) -> Any:
+        async with request.app.state.gateway.sessions() as session:
+            chat = await group_for(session, who, chat_id)
+            body: dict[str, Any] = {"member_id": who.member_id, "chat": None, "epoch": None}
+            if chat is None:
+                return {**body, "groups": await groups_json(session, who.member_id)}
+            epoch = await epochs.current(session=session, chat_id=chat)
+            body.update(chat=await chat_json(session, chat), epoch=epoch_json(epoch))
+            if epoch is None:
+                return {
+                    **body,
+                    "points": 0,
+                    "rank": None,
+                    "by_kind": {},
+                    "by_rule": [],
+                    "counted_messages": 0,
+                    "not_counted": {},
+                    "entries": [],
+                }
+            return body | await points_json(
+                session, chat_id=chat, epoch=epoch, member_id=who.member_id
+            )
+
+    @router.get("/leaderboard")
+    async def leaderboard(request: Request, who: CurrentMember, chat_id: ChatQuery = None) -> Any:
+        async with request.app.state.gateway.sessions() as session:
+            chat = await group_for(session, who, chat_id)
+            if chat is None:
+                return {
+                    "chat": None,
+                    "epoch": None,
+                    "rows": [],
+                    "groups": await groups_json(session, who.member_id),
+                }
+            epoch = await epochs.current(session=session, chat_id=chat)
+            rows: list[dict[str, Any]] = []
+            if epoch is not None and epoch.id is not None:
+                top = await board.leaderboard(
+                    session=session, epoch_id=epoch.id, chat_id=chat, limit=BOARD_LIMIT
+                )
+                rank = 0
+                for position, row in enumerate(top, start=1):
+                    if position == 1 or row.points != top[position - 2].points:
+                        rank = position
+                    rows.append(
+                        {
+                            "rank": rank,
+                            "member_id": row.member_id,
+                            "name": row.name,
+                            "points": row.points,
+                            "me": row.member_id == who.member_id,
+                        }
+                    )
+            return {
+                "chat": await chat_json(session, chat),
+                "epoch": epoch_json(epoch),
+                "rows": rows,
+            }
+
+    @router.get("/wallets")
+    async def wallets(request: Request, who: CurrentMember) -> Any:
+        async with request.app.state.gateway.sessions() as session:
+            links = await linking.active_links(session=session, member_id=who.member_id)
+        return {
+            "wallets": [
+                {
+                    "id": link.id,
+                    "family": link.chain_family,
+                    "address": link.address,
+                    "chain_id": link.chain_id,
+                    "is_primary": link.is_primary,
+                    "linked_at": link.linked_at.isoformat(),
+                }
+                for link in links
+            ]
+        }
+
+    @router.get("/apps")
+    async def apps(request: Request, who: CurrentMember, chat_id: ChatQuery = None) -> Any:
+        async with request.app.state.gateway.sessions() as session:
+            chat = await group_for(session, who, chat_id)
+            body = {"chat": await chat_json(session, chat) if chat is not None else None}
+        # The builder registry is not there yet: every group's catalogue is empty.
+        return body | {"apps": []}
+
+    return router
+
+
+class EventIn(BaseModel):
+    member_token: str = Field(min_length=1, max_length=4096)
+    event: str = Field(pattern=r"^[a-z0-9_]{1,28}$")
+    occurred_at: datetime | None = None
+
+
+IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+
+
+def app_credentials(request: Request) -> tuple[str, str]:
+    """`Authorization: Basic base64(app_id:secret)`."""
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise refuse(401, "bad_app_credentials") from exc
+    app_id, colon, secret = decoded.partition(":")
+    if scheme.lower() != "basic" or not colon or not app_id or not secret:
+        raise refuse(401, "bad_app_credentials")
+    return app_id, secret
+
+
+async def checked_app(session: AsyncSession, app_id: str, secret: str) -> MiniApp:
+    app = await session.get(MiniApp, app_id[:32])
+    # Compared even for an unknown app, so timing does not tell which app ids exist.
+    stored = app.secret_hash if app is not None else hash_secret("")
+    if not hmac.compare_digest(stored, hash_secret(secret)) or app is None:
+        raise refuse(401, "bad_app_credentials")
+    if app.revoked_at is not None:
+        raise refuse(401, "app_revoked")
+    return app
+
+
+def create_events_router() -> APIRouter:
+    """`POST /v1/events`: a builder's backend reports a member's event; the group's
+    `app_events` rules decide the points, credited once per idempotency key."""
+    router = APIRouter(prefix="/v1", tags=["builders"])
+
+    @router.post("/events")
+    async def events(request: Request, body: EventIn, issuer: Issuer, key: IdempotencyKey) -> Any:
+        app_id, secret = app_credentials(request)
+        async with transaction(request.app.state.gateway.sessions) as session:
+            # The app proves itself first: tokens are not checked for callers without a secret.
+            app = await checked_app(session, app_id, secret)
+            try:
+                claims = issuer.verify(body.member_token, audience=app.id)
+            except TokenError as exc:
+                raise refuse(403, f"member_token_{exc.reason}") from exc
+            if claims.chat_id is None or not claims.subject.isdigit():
+                raise refuse(403, "member_token_without_group")
+            chat_id, member_id = claims.chat_id, int(claims.subject)
+            if not await is_member(session=session, chat_id=chat_id, member_id=member_id):
+                raise refuse(403, "not_a_member")
+            await grants.app_event(
+                session=session,
+                chat_id=chat_id,
+                member_id=member_id,
+                app_id=app.id,
+                event_id=key,
+                name=body.event,
+                at=body.occurred_at or utcnow(),
+            )
+            t = LedgerEntry.__table__  # type: ignore[attr-defined]
+            rows = await sql.rows(
+                session,
+                select(t.c.member_id, t.c.rule, t.c.points).where(
+                    t.c.chat_id == chat_id, t.c.cause == ledger.app_cause(app.id, key)[:96]
+                ),
+            )
+        if not rows:
+            return {"status": "no_points", "points": 0}
+        owner, rule, points = rows[0]
+        if owner != member_id or rule != f"app:{body.event}"[:32]:
+            raise refuse(409, "idempotency_key_reused")
+        return {"status": "credited", "points": int(points)}
+
+    return router
