@@ -9,6 +9,9 @@ from typing import Annotated
 
 import typer
 
+from bot.cli_epoch import epoch_app
+from bot.cli_ledger import ledger_app
+from bot.cli_merkle import merkle_app
 from core.settings import Settings
 
 app = typer.Typer(
@@ -16,17 +19,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-
-def _register_optional_apps() -> None:
-    try:
-        from bot.cli_merkle import merkle_app
-    except ImportError:  # the merkle tooling ships with the wallet extras
-        return
-    app.add_typer(merkle_app, name="merkle")
-
-
-_register_optional_apps()
+app.add_typer(epoch_app, name="epoch")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(merkle_app, name="merkle")
 
 
 def _logging(settings: Settings) -> None:

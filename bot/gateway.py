@@ -20,10 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
+from bot.handlers.wallets import link_notifier
 from bot.webhook import create_webhook_router
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
 from core.settings import Settings, get_settings
+from miniapps.api import create_api_router, create_events_router
+from miniapps.claims import create_claims_router
+from miniapps.deps import create_session_router
+from miniapps.member import create_member_router
+from miniapps.wallet_link import create_wallet_link_router
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +144,12 @@ def create_app(
             max_body=settings.webhook_max_body,
         )
     )
+    app.include_router(create_wallet_link_router(notify=link_notifier(settings.default_locale)))
+    app.include_router(create_session_router())
+    app.include_router(create_api_router())
+    app.include_router(create_events_router())
+    app.include_router(create_member_router())
+    app.include_router(create_claims_router())
     if settings.is_sandbox:
         mount_sandbox_on(app, gateway)
     return app
@@ -147,13 +159,13 @@ def mount_sandbox_on(app: FastAPI, gateway: Gateway) -> None:
     """Adds the sandbox. On SQLite it keeps its own file: one SQLite file has a single writer,
     and a handler that calls the Bot API inside its transaction would wait on itself."""
     from bot.sandbox.app import mount_sandbox, sandbox_database_url
+    from bot.sandbox.miniapp import create_webapp_router
 
     settings = gateway.settings
     url = sandbox_database_url(settings)
     sessions = gateway.sessions
     if url != settings.effective_database_url:
-        gateway.sandbox_engine = create_engine(
-            url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
-        )
+        gateway.sandbox_engine = create_engine(url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
         sessions = session_factory(gateway.sandbox_engine)
     gateway.sandbox = mount_sandbox(app, sessions=sessions, settings=settings)
+    app.include_router(create_webapp_router(gateway.sandbox))

@@ -22,7 +22,10 @@ def help_text() -> str:
         "What I can do:\n"
         "/start - introduction\n"
         "/help - this list\n"
-        "In groups I record who takes part, so that points and claims can be explained."
+        "/points - your points in each of your groups, with the reasons\n"
+        "In groups: /points, /top (leaderboard), /rules (how points are earned), "
+        "/invite (your own invite link).\n"
+        "Managers: /setrules, /grant, /penalize, /flags, /exclude, /clear."
     )
 
 
@@ -33,5 +36,376 @@ def added_to_group(title: str) -> str:
     ).format(title=title)
 
 
+def added_as_admin(title: str) -> str:
+    return _(
+        "Thanks for adding me to {title}! Members earn points for taking part: /rules shows "
+        "how, /points and /top show the scores."
+    ).format(title=title)
+
+
 def group_help() -> str:
-    return _("Write to me in a private chat for the full list of commands.")
+    return _(
+        "Here: /points, /top, /rules, /invite. "
+        "Write to me in a private chat for the full list of commands."
+    )
+
+
+# Engagement: what members see.
+
+
+def kind_label(kind: str) -> str:
+    labels = {
+        "message": _("messages"),
+        "reply": _("replies to your messages"),
+        "reaction": _("reactions to your messages"),
+        "invite": _("members you invited"),
+        "grant": _("grants from managers"),
+        "penalty": _("penalties"),
+        "app": _("mini-app activity"),
+    }
+    return labels.get(kind, kind)
+
+
+def reason_label(rule: str) -> str:
+    labels = {
+        "cooldown": _("too soon after your last counted message"),
+        "duplicate": _("repeats one of your recent messages"),
+        "too_short": _("too short"),
+        "links_only": _("only links"),
+        "emoji_only": _("only emoji or symbols"),
+        "no_text": _("no text (sticker or media)"),
+        "forwarded": _("forwarded"),
+        "daily_cap": _("daily cap reached"),
+        "diminishing": _("diminishing returns for the day"),
+        "message": _("messages earn no points under the current rules"),
+    }
+    return labels.get(rule, rule)
+
+
+def points_header(title: str, epoch: int, total: int, rank: int) -> str:
+    return _("<b>{title}</b>, epoch {epoch}\nYour points: <b>{total}</b> (rank {rank})").format(
+        title=title, epoch=epoch, total=total, rank=rank
+    )
+
+
+def points_line(label: str, points: int) -> str:
+    return _("• {label}: {points}").format(label=label, points=points)
+
+
+def counted_messages(count: int) -> str:
+    return _("Messages that counted: {count}").format(count=count)
+
+
+def not_counted_header() -> str:
+    return _("Messages that did not count:")
+
+
+def not_counted_line(label: str, count: int) -> str:
+    return _("• {label}: {count}").format(label=label, count=count)
+
+
+def excluded_line(reason: str) -> str:
+    return _(
+        "A manager excluded you from this epoch's allocation: {reason}\n"
+        "Your points stay in the ledger."
+    ).format(reason=reason)
+
+
+def no_points_yet() -> str:
+    return _("No points yet in this group's current epoch.")
+
+
+def points_compact(name: str, total: int, rank: int, parts: str) -> str:
+    return _("{name}: {total} points (rank {rank}). {parts}").format(
+        name=name, total=total, rank=rank, parts=parts
+    )
+
+
+def sent_privately(name: str) -> str:
+    return _("{name}, I answered you in a private chat.").format(name=name)
+
+
+def no_groups() -> str:
+    return _("You have no points in any group yet. Take part in a group where I am a member.")
+
+
+def top_header(title: str, epoch: int) -> str:
+    return _("<b>Top members of {title}</b>, epoch {epoch}").format(title=title, epoch=epoch)
+
+
+def top_line(place: int, name: str, points: int) -> str:
+    return _("{place}. {name}: {points}").format(place=place, name=name, points=points)
+
+
+def top_empty() -> str:
+    return _("Nobody has points in this epoch yet.")
+
+
+def rules_header(version: int, since: str) -> str:
+    return _("<b>Scoring rules</b>, version {version} (in force since {since})").format(
+        version=version, since=since
+    )
+
+
+def rules_line(key: str, value: str, description: str) -> str:
+    return _("<code>{key}</code> = {value}: {description}").format(
+        key=key, value=value, description=description
+    )
+
+
+def rules_header_defaults(version: int) -> str:
+    return _("<b>Scoring rules</b>, version {version} (the defaults)").format(version=version)
+
+
+def rules_footer() -> str:
+    return _("Managers change them with /setrules key=value ...")
+
+
+def invite_link(title: str, link: str) -> str:
+    return _(
+        "Your own invite link to {title}:\n{link}\n"
+        "You earn points for each member who joins through it and then takes part."
+    ).format(title=title, link=link)
+
+
+def invite_failed() -> str:
+    return _("I could not create an invite link: make me an admin allowed to invite users.")
+
+
+def start_me_first() -> str:
+    return _("Start a private chat with me first, then ask again.")
+
+
+# Engagement: what managers see.
+
+
+def managers_only() -> str:
+    return _("Only the group's administrators can do that.")
+
+
+def setrules_usage() -> str:
+    return _(
+        "Change rules with <code>/setrules key=value key=value ...</code>, for example\n"
+        "<code>/setrules message.points=5 message.cooldown_seconds=120</code>\n"
+        "Send /rules to see every key with its current value."
+    )
+
+
+def setrules_done(version: int, changes: str) -> str:
+    return _("Rules saved as version {version}, in force from now:\n{changes}").format(
+        version=version, changes=changes
+    )
+
+
+def setrules_refused(problems: str, version: int) -> str:
+    return _("Rules not changed (version {version} stays in force):\n{problems}").format(
+        version=version, problems=problems
+    )
+
+
+def grant_usage(command: str) -> str:
+    return _(
+        "Reply to the member's message with <code>/{command} POINTS REASON</code>, "
+        "or write <code>/{command} @username POINTS REASON</code>."
+    ).format(command=command)
+
+
+def granted(name: str, points: int, reason: str) -> str:
+    return _("{name} receives {points} points: {reason}").format(
+        name=name, points=points, reason=reason
+    )
+
+
+def penalized(name: str, points: int, reason: str) -> str:
+    return _("{name} loses {points} points: {reason}").format(
+        name=name, points=points, reason=reason
+    )
+
+
+def grant_refused(problem: str) -> str:
+    return _("Not done: {problem}").format(problem=problem)
+
+
+def member_usage(command: str) -> str:
+    return _(
+        "Reply to the member's message with <code>/{command} REASON</code>, "
+        "or write <code>/{command} @username REASON</code>."
+    ).format(command=command)
+
+
+def unknown_member() -> str:
+    return _("I do not know that member. Reply to one of their messages instead.")
+
+
+def excluded_done(name: str, told: bool) -> str:
+    if told:
+        return _("{name} is excluded from the allocation and was told why.").format(name=name)
+    return _(
+        "{name} is excluded from the allocation. I could not write to them privately, "
+        "so they will see the reason with /points."
+    ).format(name=name)
+
+
+def excluded_notice(title: str, reason: str) -> str:
+    return _(
+        "A manager of {title} excluded you from the token allocation: {reason}\n"
+        "Your points stay in the ledger. Ask the group's managers if you think this is wrong."
+    ).format(title=title, reason=reason)
+
+
+def cleared_done(name: str) -> str:
+    return _("{name} is cleared: their flags are closed and their points count again.").format(
+        name=name
+    )
+
+
+def cleared_notice(title: str) -> str:
+    return _("A manager of {title} cleared your account: your points count again.").format(
+        title=title
+    )
+
+
+def flag_label(code: str) -> str:
+    labels = {
+        "new_account": _("brand-new account"),
+        "burst": _("burst of messages"),
+        "reaction_ring": _("reaction ring"),
+        "identical_text": _("same text as other accounts"),
+    }
+    return labels.get(code, code)
+
+
+def flags_header() -> str:
+    return _("<b>Flagged members</b> (/exclude or /clear them):")
+
+
+def flags_line(name: str, member_id: int, reasons: str, excluded: bool) -> str:
+    if excluded:
+        return _("• {name} (<code>{id}</code>, excluded): {reasons}").format(
+            name=name, id=member_id, reasons=reasons
+        )
+    return _("• {name} (<code>{id}</code>): {reasons}").format(
+        name=name, id=member_id, reasons=reasons
+    )
+
+
+def flags_none() -> str:
+    return _("No flagged members.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Wallet linking (bot/handlers/wallets.py): /link, /wallets and the link confirmation.
+
+
+def link_intro(minutes: int) -> str:
+    return _(
+        "Link a wallet by signing a message with it. The buttons open a page where your browser "
+        "wallet (MetaMask, Phantom...) signs, or where you paste a signature made on another "
+        "device. Signing is free and moves no funds.\n"
+        "Each button works once, for {minutes} minutes."
+    ).format(minutes=minutes)
+
+
+def link_evm_button() -> str:
+    return _("Link an EVM wallet")
+
+
+def link_solana_button() -> str:
+    return _("Link a Solana wallet")
+
+
+def wallet_linked(family: str, address: str, primary: bool) -> str:
+    if primary:
+        return _(
+            "Linked {address} ({family}). It is your primary {family} wallet.\n"
+            "Send /wallets to see your wallets."
+        ).format(address=address, family=family)
+    return _("Linked {address} ({family}).\nSend /wallets to see your wallets.").format(
+        address=address, family=family
+    )
+
+
+def wallets_header() -> str:
+    return _("<b>Your linked wallets</b>")
+
+
+def wallet_line(family: str, address: str, primary: bool) -> str:
+    if primary:
+        return _("• {family}: <code>{address}</code> (primary)").format(
+            family=family, address=address
+        )
+    return _("• {family}: <code>{address}</code>").format(family=family, address=address)
+
+
+def wallets_none() -> str:
+    return _("You have no linked wallets yet. Send /link to link one.")
+
+
+def unlink_button(address: str) -> str:
+    return _("Unlink {address}").format(address=address)
+
+
+def primary_button(address: str) -> str:
+    return _("Make {address} primary").format(address=address)
+
+
+def unlink_confirm(family: str, address: str) -> str:
+    return _("Unlink {address} ({family})? Are you sure?").format(address=address, family=family)
+
+
+def unlink_yes() -> str:
+    return _("Yes, unlink")
+
+
+def unlink_no() -> str:
+    return _("No")
+
+
+def unlinked(address: str) -> str:
+    return _("Unlinked {address}.").format(address=address)
+
+
+def made_primary(family: str, address: str) -> str:
+    return _("{address} is now your primary {family} wallet.").format(
+        address=address, family=family
+    )
+
+
+def wallet_gone() -> str:
+    return _("This wallet is no longer linked.")
+
+
+# ---- Mini App launch (/app) ----------------------------------------------------------------
+
+
+def app_button() -> str:
+    return _("Open Townsquare")
+
+
+def app_group() -> str:
+    return _("Your points, the leaderboard and your wallets for this group:")
+
+
+def app_private() -> str:
+    return _("Your points in all your groups, the leaderboards and your wallets:")
+
+
+def newapp_usage(max_name: int) -> str:
+    return _("Send /newapp followed by your app's name (up to {max} characters).").format(
+        max=max_name
+    )
+
+
+def newapp_limit(max_apps: int) -> str:
+    return _("You already have {count} apps, the most one builder can register.").format(
+        count=max_apps
+    )
+
+
+def newapp_created(name: str, app_id: str, secret: str) -> str:
+    return _(
+        "Your app {name} is registered.\n"
+        "App id: <code>{app_id}</code>\n"
+        "Secret: <code>{secret}</code>\n"
+        "Keep the secret safe: this is the only time it is shown, and only its hash is stored."
+    ).format(name=name, app_id=app_id, secret=secret)

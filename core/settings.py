@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     telegram_api_url: str = ""
     default_locale: str = "en"
     init_data_max_age: int = 3600
+    # Hex of the 32-byte Ed25519 seed that signs Mini App session tokens; empty: a key file
+    # generated once under data_dir.
+    token_seed: SecretStr = SecretStr("")
     webhook_max_body: int = 1_048_576
     sqlite_busy_timeout_ms: int = 5000
     log_level: str = "INFO"

@@ -1,13 +1,26 @@
-"""All routers of the bot, assembled in one place."""
+"""All routers of the bot, assembled in one place.
+
+Each module builds a fresh router per call, so that several dispatchers (tests, benchmarks)
+can live in one process. Order matters: `wallets` answers its deep links (`/start link_...`)
+before `private` answers every other `/start`, and the command routers come before `group`,
+whose catch-all records and scores every other group message.
+"""
 
 from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import group, private
+from bot.handlers import apps, engagement, group, manage, private, wallets
 
 
 def build_router() -> Router:
     root = Router(name="townsquare")
-    root.include_routers(private.router, group.router)
+    root.include_routers(
+        wallets.create_router(),
+        apps.create_router(),
+        private.create_router(),
+        engagement.create_router(),
+        manage.create_router(),
+        group.create_router(),
+    )
     return root

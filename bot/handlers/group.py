@@ -1,44 +1,91 @@
-"""Group chats: record members and messages, follow the bot's own membership."""
+"""Group chats: record members and messages, score them into the ledger, follow memberships.
+
+Every group message is recorded; a new one from a member is then scored (see
+`engagement.ingest`) in the same transaction, and a reply also credits the replied-to author.
+Reactions credit the author of the message; a join through a member's invite link credits
+that member once the newcomer takes part.
+"""
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.enums import ContentType
 from aiogram.filters import Command
-from aiogram.types import ChatMemberUpdated, Message, Update
+from aiogram.types import (
+    ChatInviteLink,
+    ChatMemberUpdated,
+    Message,
+    MessageReactionUpdated,
+    Update,
+)
+from aiogram.types.chat_member_union import ChatMemberUnion
 from aiogram.utils.markdown import html_decoration
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts
+from bot.handlers.admins import MANAGER_STATUSES, admin_cache, status_of
 from core import repo
+from core.clock import utcnow
+from engagement import ingest, interactions, invites
+from engagement.scoring import effective_time
 
-router = Router(name=__name__)
 GROUPS = F.chat.type.in_({"group", "supergroup"})
-router.message.filter(GROUPS)
-router.my_chat_member.filter(GROUPS)
-router.chat_member.filter(GROUPS)
+# What members write; service messages (joins, pins, title changes...) are not contributions.
+CONTRIBUTIONS = frozenset(
+    {
+        ContentType.TEXT,
+        ContentType.PHOTO,
+        ContentType.VIDEO,
+        ContentType.ANIMATION,
+        ContentType.STICKER,
+        ContentType.VOICE,
+        ContentType.VIDEO_NOTE,
+        ContentType.AUDIO,
+        ContentType.DOCUMENT,
+        ContentType.POLL,
+        ContentType.DICE,
+        ContentType.LOCATION,
+        ContentType.VENUE,
+        ContentType.CONTACT,
+        ContentType.STORY,
+    }
+)
+# Invite links the bot creates for a member (/invite) carry the member's id in their name.
+REFERRAL_PREFIX = "ref:"
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(GROUPS)
+    router.my_chat_member.filter(GROUPS)
+    router.chat_member.filter(GROUPS)
+    router.message_reaction.filter(GROUPS)
+    router.message.register(group_help, Command("help", "start"))
+    router.message.register(record_and_score)
+    router.my_chat_member.register(bot_membership)
+    router.chat_member.register(member_changed)
+    router.message_reaction.register(reaction)
+    return router
 
 
 def message_kind(message: Message) -> str:
     if message.text is not None:
         return "command" if message.text.startswith("/") else "text"
-    return str(message.content_type)
+    # ContentType is a str Enum whose str() is "ContentType.X"; the column wants the value.
+    content = message.content_type
+    return str(getattr(content, "value", content))[:16]
 
 
-@router.message(Command("help", "start"))
 async def group_help(message: Message, session: AsyncSession, event_update: Update) -> None:
-    await _record(message, session, event_update.update_id)
+    await record(message, session, event_update.update_id)
     await message.reply(texts.group_help())
 
 
-@router.message()
-async def record(message: Message, session: AsyncSession, event_update: Update) -> None:
-    await _record(message, session, event_update.update_id)
-
-
-async def _record(message: Message, session: AsyncSession, update_id: int) -> None:
+async def record(message: Message, session: AsyncSession, update_id: int) -> bool:
+    """Stores a member's group message; False for bots, channels and messages seen before."""
     if message.from_user is None or message.from_user.is_bot:
-        return
-    await repo.record_message(
+        return False
+    return await repo.record_message(
         session=session,
         chat_id=message.chat.id,
         message_id=message.message_id,
@@ -53,18 +100,115 @@ async def _record(message: Message, session: AsyncSession, update_id: int) -> No
     )
 
 
-@router.my_chat_member()
+def scorable(message: Message) -> bool:
+    """A member's own contribution: not a command, not a service message, not on behalf of a
+    channel or an anonymous admin."""
+    text = message.text or ""
+    return (
+        message.sender_chat is None
+        and message.content_type in CONTRIBUTIONS
+        and not text.startswith("/")
+    )
+
+
+def reply_target(message: Message) -> Message | None:
+    """The member message this one answers, if any (a forum topic's root does not count)."""
+    target = message.reply_to_message
+    if target is None or target.from_user is None or target.from_user.is_bot:
+        return None
+    if target.forum_topic_created is not None or target.sender_chat is not None:
+        return None
+    return target
+
+
+async def record_and_score(message: Message, session: AsyncSession, event_update: Update) -> None:
+    if not await record(message, session, event_update.update_id) or not scorable(message):
+        return
+    assert message.from_user is not None
+    incoming = ingest.IncomingMessage(
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        member_id=message.from_user.id,
+        update_id=event_update.update_id,
+        sent_at=message.date,
+        text=message.text or message.caption,
+        forwarded=message.forward_origin is not None or bool(message.is_automatic_forward),
+    )
+    scored = await ingest.score_message(session=session, msg=incoming)
+    target = reply_target(message)
+    if target is None or not scored.qualifies or scored.at is None:
+        return
+    assert target.from_user is not None
+    await interactions.credit(
+        session=session,
+        chat_id=message.chat.id,
+        message_id=target.message_id,
+        kind="reply",
+        author_id=target.from_user.id,
+        target_sent_at=target.date,
+        actor_id=message.from_user.id,
+        at=scored.at,
+        update_id=event_update.update_id,
+    )
+
+
+async def reaction(
+    event: MessageReactionUpdated, session: AsyncSession, event_update: Update
+) -> None:
+    """A member's first reaction on a message credits its author; changes and removals don't."""
+    if event.user is None or event.user.is_bot or event.old_reaction or not event.new_reaction:
+        return
+    await interactions.react(
+        session=session,
+        chat_id=event.chat.id,
+        message_id=event.message_id,
+        actor_id=event.user.id,
+        at=effective_time(event.date, utcnow().replace(microsecond=0)),
+        update_id=event_update.update_id,
+    )
+
+
 async def bot_membership(event: ChatMemberUpdated, session: AsyncSession) -> None:
-    status = str(event.new_chat_member.status.value)
+    status = status_of(event.new_chat_member)
     await repo.set_bot_status(session=session, chat_id=event.chat.id, status=status)
-    was_in = event.old_chat_member.status.value in ("member", "administrator", "creator")
+    was_in = status_of(event.old_chat_member) in ("member", "administrator", "creator")
     if status in ("member", "administrator") and not was_in:
-        await event.answer(texts.added_to_group(html_decoration.quote(event.chat.title or "")))
+        title = html_decoration.quote(event.chat.title or "")
+        welcome = texts.added_as_admin if status == "administrator" else texts.added_to_group
+        await event.answer(welcome(title))
 
 
-@router.chat_member()
-async def member_changed(event: ChatMemberUpdated, session: AsyncSession) -> None:
+def is_in(member: ChatMemberUnion) -> bool:
+    status = status_of(member)
+    if status == "restricted":
+        return bool(getattr(member, "is_member", False))
+    return status in ("member", "administrator", "creator")
+
+
+def referrer_of(link: ChatInviteLink | None, *, bot_id: int, invitee_id: int) -> int | None:
+    """The member whose own link was used: its creator, or for links the bot made for a member
+    (`/invite`), the member named in the link. None for anyone else's or a self-invite."""
+    if link is None:
+        return None
+    referrer: int | None = None
+    if not link.creator.is_bot:
+        referrer = link.creator.id
+    elif link.creator.id == bot_id and (link.name or "").startswith(REFERRAL_PREFIX):
+        suffix = (link.name or "")[len(REFERRAL_PREFIX) :]
+        referrer = int(suffix) if suffix.isdigit() else None
+    return None if referrer == invitee_id else referrer
+
+
+async def member_changed(
+    event: ChatMemberUpdated,
+    session: AsyncSession,
+    bot: Bot,
+    dispatcher: Dispatcher,
+    event_update: Update,
+) -> None:
     user = event.new_chat_member.user
+    if {status_of(event.old_chat_member), status_of(event.new_chat_member)} & MANAGER_STATUSES:
+        admin_cache(dispatcher).forget(event.chat.id)
     if user.is_bot:
         return
     await repo.upsert_member(
@@ -80,5 +224,16 @@ async def member_changed(event: ChatMemberUpdated, session: AsyncSession) -> Non
         session=session,
         chat_id=event.chat.id,
         member_id=user.id,
-        status=str(event.new_chat_member.status.value),
+        status=status_of(event.new_chat_member),
     )
+    joined = not is_in(event.old_chat_member) and is_in(event.new_chat_member)
+    referrer = referrer_of(event.invite_link, bot_id=bot.id, invitee_id=user.id)
+    if joined and referrer is not None:
+        await invites.joined(
+            session=session,
+            chat_id=event.chat.id,
+            invitee_id=user.id,
+            referrer_id=referrer,
+            joined_at=effective_time(event.date, utcnow().replace(microsecond=0)),
+            update_id=event_update.update_id,
+        )

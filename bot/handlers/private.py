@@ -9,16 +9,19 @@ from aiogram.utils.markdown import html_decoration
 
 from bot import texts
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(start, CommandStart())
+    router.message.register(help_command, Command("help"))
+    return router
 
 
-@router.message(CommandStart())
 async def start(message: Message) -> None:
     name = message.from_user.first_name if message.from_user else ""
     await message.answer(texts.start(html_decoration.quote(name)))
 
 
-@router.message(Command("help"))
 async def help_command(message: Message) -> None:
     await message.answer(texts.help_text())

@@ -9,7 +9,11 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import core.models
+import core.models_claims  # noqa: F401  (registers the claims tables)
+import core.models_engagement  # noqa: F401  (registers the engagement tables)
+import core.models_miniapps  # noqa: F401  (registers the builder platform tables)
 import core.models_sandbox  # noqa: F401  (registers the sandbox tables)
+import core.models_wallet  # noqa: F401  (registers the wallet-linking tables)
 from core.db import create_engine
 
 target_metadata = SQLModel.metadata

@@ -334,7 +334,7 @@ function buildButton(message, button) {
     action = () => pressButton(message, button.callback_data);
   } else if (button.url !== undefined) {
     kind = "↗";
-    action = () => { if (/^https:\/\/t\.me\/(\+|joinchat\/)/.test(button.url)) useInviteLink(button.url); else if (isSafeUrl(button.url)) window.open(button.url, "_blank", "noopener"); };
+    action = () => { if (/^https:\/\/t\.me\/(\+|joinchat\/)/.test(button.url)) useInviteLink(button.url); else if (DIRECT_LINK.test(button.url)) openWebApp(button.text, button.url); else if (isSafeUrl(button.url)) window.open(button.url, "_blank", "noopener"); };
   } else if (button.web_app) {
     kind = "▣";
     action = () => openWebApp(button.text, button.web_app.url);
@@ -428,12 +428,59 @@ async function pressButton(message, data) {
   } catch (error) { fail(error); }
 }
 
-function openWebApp(title, url) {
+// Mini Apps open as Telegram opens them: the sandbox signs initData for this user and chat,
+// and the page gets it with the theme in the URL fragment.
+const DIRECT_LINK = /^https:\/\/t\.me\/[A-Za-z0-9_]+\/[A-Za-z0-9_]+(\?|$)/;
+const THEME_KEYS = ["bg_color", "text_color", "hint_color", "link_color", "button_color", "button_text_color", "secondary_bg_color"];
+
+function themeParams() {
+  const style = getComputedStyle(document.documentElement);
+  const theme = {};
+  for (const key of THEME_KEYS) theme[key] = style.getPropertyValue(`--tg-theme-${key.replace(/_/g, "-")}`).trim();
+  return theme;
+}
+
+async function openWebApp(title, url) {
   if (!/^https?:/i.test(String(url || ""))) { toast("Invalid Mini App URL"); return; }
+  if (!DIRECT_LINK.test(url) && !isGatewayMiniApp(url)) {
+    // Another site's page: the sandbox signs launch data only for the gateway's Mini Apps.
+    showWebApp(title, url);
+    return;
+  }
+  let src;
+  try {
+    const launch = await api("POST", "/webapp/init", { user_id: state.userId, chat_id: state.chatId, url });
+    const fragment = new URLSearchParams({
+      tgWebAppData: launch.init_data, tgWebAppVersion: "7.0", tgWebAppPlatform: "web",
+      tgWebAppThemeParams: JSON.stringify(themeParams()),
+    });
+    src = `${launch.url}#${fragment.toString().replace(/\+/g, "%20")}`;
+  } catch (error) { fail(error); return; }
+  showWebApp(title, src);
+}
+
+function isGatewayMiniApp(url) {
+  try {
+    const target = new URL(url, location.href);
+    return target.origin === location.origin && target.pathname.startsWith("/miniapp/");
+  } catch (error) { return false; }
+}
+
+function showWebApp(title, src) {
   $("webapp-title").textContent = title;
-  $("webapp-frame").src = url;
+  $("webapp-frame").src = src;
   $("webapp-panel").hidden = false;
 }
+
+window.addEventListener("message", (event) => {
+  if (event.source !== $("webapp-frame").contentWindow || typeof event.data !== "string") return;
+  let message = null;
+  try { message = JSON.parse(event.data); } catch (e) { return; }
+  if (message && message.eventType === "web_app_close") {
+    $("webapp-panel").hidden = true;
+    $("webapp-frame").removeAttribute("src");
+  }
+});
 
 async function useInviteLink(link) {
   if (!state.userId) { toast("Pick a user first"); return; }

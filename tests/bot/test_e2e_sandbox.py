@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
-from tests_support import wait_for  # type: ignore[import-not-found]
 
 from bot.dispatcher import EXTRA_UPDATES
 from bot.outgoing import OutgoingLimiter
 from core.models import Chat, ChatMessage, Member, Membership
 from core.settings import Settings
+from tests.tests_support import wait_for
 
 
 @pytest.fixture

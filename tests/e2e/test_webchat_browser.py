@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 @pytest.mark.browser
 async def test_person_chats_with_the_bot(gateway: Any) -> None:
     from playwright.async_api import async_playwright, expect
-    from tests_support import wait_for  # type: ignore[import-not-found]
+
+    from tests.tests_support import SCREENSHOTS, launch_chromium, wait_for
 
     async def webhook_registered() -> bool:
         return bool((await gateway.gateway.bot.get_webhook_info()).url)
 
     await wait_for(webhook_registered, what="webhook registration")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        browser = await launch_chromium(playwright)
         page = await browser.new_page(viewport={"width": 1100, "height": 720})
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.bot.sandbox.conftest import BOT_ID, BOTH_DATABASES
+from tests.tests_support import launch_chromium
 
 UI = "/sandbox/ui"
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates" / "sandbox"
@@ -283,7 +284,7 @@ async def test_a_person_chats_with_the_bot_in_a_browser(live: str, api: Any) -> 
     from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium")
+        browser = await launch_chromium(playwright)
         page = await browser.new_page()
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
