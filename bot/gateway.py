@@ -107,7 +107,7 @@ def create_app(
         if gateway.sandbox is not None:
             await gateway.sandbox.ensure_bot(settings.bot_token.get_secret_value())
             await gateway.sandbox.start()
-        if register and settings.public_url or register and settings.is_sandbox:
+        if register and (settings.public_url or settings.is_sandbox):
             gateway.tasks.append(asyncio.create_task(register_webhook(gateway)))
         try:
             yield
