@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
 from bot.handlers.wallets import link_notifier
+from bot.sandbox.chains import start_chains
 from bot.webhook import create_webhook_router
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
@@ -47,6 +48,7 @@ class Gateway:
     sandbox: Any = None
     sandbox_engine: AsyncEngine | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    chains: Any = None  # the sandbox's demo chains (bot.sandbox.chains), when running
 
 
 async def wait_until_serving(base_url: str, *, timeout: float = 30.0) -> None:
@@ -107,6 +109,7 @@ def create_app(
         if gateway.sandbox is not None:
             await gateway.sandbox.ensure_bot(settings.bot_token.get_secret_value())
             await gateway.sandbox.start()
+            start_chains(gateway)
         if register and (settings.public_url or settings.is_sandbox):
             gateway.tasks.append(asyncio.create_task(register_webhook(gateway)))
         try:

@@ -409,3 +409,97 @@ def newapp_created(name: str, app_id: str, secret: str) -> str:
         "Secret: <code>{secret}</code>\n"
         "Keep the secret safe: this is the only time it is shown, and only its hash is stored."
     ).format(name=name, app_id=app_id, secret=secret)
+
+
+# Epochs: closing, previewing and publishing token claims.
+
+
+def close_usage() -> str:
+    return _(
+        "Send /close POOL to close the current epoch and preview how POOL token base units "
+        "are split, for example <code>/close 1000000000</code>."
+    )
+
+
+def close_refused(problem: str) -> str:
+    return _("The epoch was not closed: {problem}").format(problem=problem)
+
+
+def preview_header(epoch: int, pool: str, members: int) -> str:
+    return _(
+        "Epoch {epoch} is closed. Preview: {pool} base units shared by {members} members."
+    ).format(epoch=epoch, pool=pool, members=members)
+
+
+def preview_chain(chain: str, total: str, members: int) -> str:
+    return _("{chain}: {total} to {members} wallets").format(
+        chain=chain, total=total, members=members
+    )
+
+
+def preview_top_header() -> str:
+    return _("Top recipients:")
+
+
+def preview_top_line(place: int, name: str, amount: str) -> str:
+    return _("{place}. {name}: {amount}").format(place=place, name=name, amount=amount)
+
+
+def preview_unlinked(amount: str, names: str) -> str:
+    return _(
+        "Without a wallet ({amount} held back): {names}. Whoever links one before you "
+        "publish is paid."
+    ).format(amount=amount, names=names)
+
+
+def unlinked_told(told: int) -> str:
+    return _("{told} of them were told privately to link a wallet.").format(told=told)
+
+
+def publish_button() -> str:
+    return _("Publish")
+
+
+def refresh_button() -> str:
+    return _("Refresh preview")
+
+
+def fund_button() -> str:
+    return _("Fund from my wallet")
+
+
+def link_window_notice(title: str, epoch: int, amount: str) -> str:
+    return _(
+        "Epoch {epoch} of {title} is closed and you earned {amount} token base units, but you "
+        "have no wallet linked to receive them. Link one now: the managers publish the claims "
+        "soon, and only linked wallets are paid."
+    ).format(title=title, epoch=epoch, amount=amount)
+
+
+def publish_needs_funding(chains: str) -> str:
+    return _(
+        "Not published: fund the claims first ({chains}) with the button \u201cFund from my "
+        "wallet\u201d, then press Publish again."
+    ).format(chains=chains)
+
+
+def publish_failed(problem: str) -> str:
+    return _("Not published: {problem}").format(problem=problem)
+
+
+def published_done(epoch: int, root_lines: str, told: int, url: str) -> str:
+    return _(
+        "Epoch {epoch} is published.\n{roots}\n{told} members were sent their claim link. "
+        'Anyone can check the allocation: <a href="{url}">rules and ledger</a>.'
+    ).format(epoch=epoch, roots=root_lines, told=told, url=url)
+
+
+def claim_ready(title: str, epoch: int, amount: str, chain: str) -> str:
+    return _(
+        "Your tokens from epoch {epoch} of {title} are ready: {amount} base units on {chain}. "
+        "Claim them from your own wallet."
+    ).format(title=title, epoch=epoch, amount=amount, chain=chain)
+
+
+def claim_button() -> str:
+    return _("Claim my tokens")

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     rate_chat_per_minute: float = 20.0
     evm_rpc_urls: dict[str, str] = Field(default_factory=dict)
     solana_rpc_url: str = ""
+    # Sandbox chains: anvil (0 = a free port) with a demo ERC-20, an in-process LiteSVM with a
+    # demo SPL mint. `operator_key` (hex of 32 bytes) holds the demo treasury on both chains;
+    # empty: anvil's first dev account. With `auto_fund`, publishing from the bot funds the
+    # distributor and grants the Solana allowance from that treasury.
+    sandbox_chains: bool = True
+    anvil_port: int = 0
+    operator_key: SecretStr = SecretStr("")
+    auto_fund: bool = True
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

@@ -152,14 +152,8 @@ async def close(
     wallets = await _wallets(session, sorted(scores))
     excluded = await _excluded(session, chat_id)
     tick("allocation")
-    result = settle(
-        scores,
-        params,
-        evm_wallets=wallets["evm"],
-        solana_wallets=wallets["solana"],
-        excluded=excluded,
-        prefer=prefer,
-        export=export,
+    result = _settle(
+        scores, params, wallets=wallets, excluded=excluded, prefer=prefer, export=export
     )
     rules = rules_document(
         params,
@@ -191,6 +185,51 @@ async def close(
     tick("store")
     await _store(session, record.id or 0, result, _artefacts(result, rules, export))
     return record, result
+
+
+def _settle(
+    scores: dict[int, int],
+    params: AllocationParams,
+    *,
+    wallets: dict[Chain, dict[int, str]],
+    excluded: list[int],
+    prefer: Chain,
+    export: bytes,
+) -> Settlement:
+    return settle(
+        scores,
+        params,
+        evm_wallets=wallets["evm"],
+        solana_wallets=wallets["solana"],
+        excluded=excluded,
+        prefer=prefer,
+        export=export,
+    )
+
+
+async def preview(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    number: int,
+    params: AllocationParams,
+    prefer: Chain = "evm",
+) -> Settlement:
+    """What `close` would freeze now, without storing anything (the epoch must be closed).
+
+    Members who link a wallet between the preview and the close are paid in the close.
+
+    Raises:
+        SettlementError: No such epoch, one still open, or one that does not settle.
+    """
+    epoch = await epochs.by_number(session=session, chat_id=chat_id, number=number)
+    if epoch is None or epoch.state == epochs.OPEN:
+        raise SettlementError(f"epoch {number} is not closed")
+    export = await _export(session, epoch)
+    scores = scores_of(export)
+    wallets = await _wallets(session, sorted(scores))
+    excluded = await _excluded(session, chat_id)
+    return _settle(scores, params, wallets=wallets, excluded=excluded, prefer=prefer, export=export)
 
 
 async def _store(

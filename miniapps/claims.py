@@ -42,6 +42,16 @@ SolanaPayoutFactory = Callable[[Any, Settlement], store.SolanaPayout | None]
 EvmClientFactory = Callable[[Any, Settlement], AsyncWeb3 | None]
 
 
+class ChainUnavailable(Exception):
+    """The chain a claim needs is not up yet (the sandbox's chains start in the background)."""
+
+
+def default_solana_payout(gateway: Any, record: Settlement) -> store.SolanaPayout | None:
+    """The payout of the gateway's own chains (`gateway.chains`), if it runs any."""
+    chains = getattr(gateway, "chains", None)
+    return chains.solana_payout(record) if chains is not None else None
+
+
 class PrepareIn(BaseModel):
     owner: str = Field(min_length=32, max_length=44)
 
@@ -61,8 +71,23 @@ def claim_calldata(index: int, account: str, amount: int, proof: list[str]) -> s
 
 
 def default_evm_client(gateway: Any, record: Settlement) -> AsyncWeb3 | None:
+    chains = getattr(gateway, "chains", None)
+    if chains is not None and (w3 := chains.evm_client(record)) is not None:
+        return w3  # type: ignore[no-any-return]
     url = gateway.settings.evm_rpc_urls.get(record.chain_id or "")
     return AsyncWeb3(AsyncHTTPProvider(url)) if url else None
+
+
+def chain_notice(gateway: Any) -> str:
+    """Why the gateway's chains cannot take claims yet, or "" when they can (or it has none)."""
+    chains = getattr(gateway, "chains", None)
+    if chains is None:
+        return ""
+    try:
+        chains.require()
+    except ChainUnavailable as error:
+        return str(error)
+    return ""
 
 
 def _refuse(status: int, error: Exception | str) -> JSONResponse:
@@ -71,14 +96,14 @@ def _refuse(status: int, error: Exception | str) -> JSONResponse:
 
 def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
     *,
-    solana_payout: SolanaPayoutFactory | None = None,
+    solana_payout: SolanaPayoutFactory | None = default_solana_payout,
     evm_client: EvmClientFactory = default_evm_client,
 ) -> APIRouter:
     """Routes of published settlements on `request.app.state.gateway` (settings, sessions).
 
     Args:
         solana_payout: Gives the chain, mint, treasury and claim authority of a settlement;
-            without it Solana claims answer 503.
+            without it (or when it gives none) Solana claims answer 503.
         evm_client: Gives an `AsyncWeb3` for a settlement's EVM chain (for confirmations).
     """
     router = APIRouter(tags=["claims"])
@@ -169,7 +194,7 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
                 return _refuse(404, error)
             except AlreadyClaimed as error:
                 return _refuse(409, error)
-            except AllowanceTooSmall as error:
+            except (AllowanceTooSmall, ChainUnavailable) as error:
                 return _refuse(503, error)
         out = {
             "tx": claim.tx,
@@ -207,6 +232,8 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
                 await session.commit()
             except store.ClaimLookupError as error:
                 return _refuse(404, error)
+            except ChainUnavailable as error:
+                return _refuse(503, error)
             except (ClaimError, ValueError) as error:
                 return _refuse(409, error)
         return JSONResponse({"status": claim.status, "tx_hash": claim.tx_hash}, headers=HEADERS)
@@ -228,6 +255,7 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
                 context["error"], status = str(error), 404
             else:
                 context.update(
+                    chain_notice=chain_notice(request.app.state.gateway),
                     evm_root=record.evm_root,
                     solana_root=record.solana_root,
                     distributor=record.distributor or "",

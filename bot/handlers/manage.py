@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message, Update
+from aiogram.types import InlineKeyboardMarkup, Message, Update
 from aiogram.utils.i18n import I18n
 from aiogram.utils.markdown import html_decoration as hd
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -135,10 +135,12 @@ async def grant(
     await message.reply(done(hd.quote(name), abs(points), hd.quote(reason)))
 
 
-async def tell(bot: Bot, member_id: int, text: str) -> bool:
+async def tell(
+    bot: Bot, member_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None
+) -> bool:
     """Writes to a member privately; False if they never started a chat with the bot."""
     try:
-        await bot.send_message(member_id, text)
+        await bot.send_message(member_id, text, reply_markup=reply_markup)
     except (TelegramForbiddenError, TelegramBadRequest):
         return False
     return True
