@@ -8,7 +8,6 @@ The gateway is the project's `gateway` fixture: embedded defaults (SQLite), sand
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import base58
 import httpx
@@ -22,19 +21,17 @@ from playwright.async_api import (
     BrowserContext,
     Locator,
     Page,
-    async_playwright,
     expect,
 )
 
 from tests.conftest import RunningGateway
-from tests.tests_support import SCREENSHOTS, launch_chromium
+from tests.e2e.conftest import TIMEOUT_MS
+from tests.tests_support import SCREENSHOTS
 from wallet import linking, siwe, siws
 from wallet.link_messages import short_address
 
 pytestmark = pytest.mark.browser
 
-# Generous waits: the gateway, the sandbox and Chromium share a small CI machine.
-TIMEOUT_MS = 20_000
 EVM_KEY: LocalAccount = Account.from_key("0x" + "a1" * 32)
 SOL_KEY = SigningKey(bytes([0xB2]) * 32)
 SOL_ADDRESS = base58.b58encode(bytes(SOL_KEY.verify_key)).decode()
@@ -138,24 +135,6 @@ class Wallets:
         assert display == "utf8"
         self.signed.append(bytes(data).decode())
         return list(self.solana.sign(bytes(data)).signature)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await launch_chromium(playwright)
-        expect.set_options(timeout=TIMEOUT_MS)
-        try:
-            yield chromium
-        finally:
-            expect.set_options(timeout=5_000)  # Playwright's default, for other modules
-            await chromium.close()
-
-
-@pytest.fixture
-async def sandbox_api(gateway: RunningGateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=f"{gateway.base_url}/sandbox/ui") as client:
-        yield client
 
 
 async def new_member(api: httpx.AsyncClient, first_name: str, username: str) -> int:

@@ -1,0 +1,229 @@
+"""Token claims end to end in the sandbox: in headless Chromium a manager closes and publishes
+an epoch from the web chat, then two members follow the bot's claim link and claim from their
+own wallets, one on anvil and one on LiteSVM. The injected test wallets sign in Python and
+send to the sandbox chains' RPC endpoints, as a browser wallet would."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import httpx
+import pytest
+from eth_account.signers.local import LocalAccount
+from playwright.async_api import Browser, BrowserContext, Page, expect
+from solders.keypair import Keypair
+from web3 import AsyncHTTPProvider, AsyncWeb3
+
+from core.models_wallet import WalletLink
+from engagement import settle_service
+from tests.conftest import RunningGateway
+from tests.e2e.conftest import TIMEOUT_MS
+from tests.e2e.test_wallet_link_browser import new_member, open_chat, say
+from tests.tests_support import SCREENSHOTS, wait_for
+from wallet import distributor
+from wallet.chains.anvil import dev_accounts
+from wallet.solana_claims import sign_as
+
+pytestmark = pytest.mark.browser
+POOL = 1_000_000
+
+# Wallets that send: every answer comes from Python through functions exposed to the page.
+SENDING_WALLETS_JS = """
+(() => {
+  window.ethereum = {
+    async request({ method, params }) {
+      if (method === "eth_requestAccounts") return [await window.tsEvmAddress()];
+      if (method === "wallet_switchEthereumChain") return null;
+      if (method === "eth_sendTransaction") return await window.tsEvmSend(params[0]);
+      throw Object.assign(new Error("unsupported method " + method), { code: 4200 });
+    },
+  };
+  window.solana = {
+    isPhantom: true,
+    publicKey: null,
+    async connect() {
+      const address = await window.tsSolAddress();
+      this.publicKey = { toBase58: () => address, toString: () => address };
+      return { publicKey: this.publicKey };
+    },
+    async signAndSendTransaction(bytes) {
+      return { signature: await window.tsSolSend(Array.from(bytes)) };
+    },
+  };
+})();
+"""
+
+
+class SendingWallets:
+    """A member's EVM key on anvil or Solana key on LiteSVM, and what they sent."""
+
+    def __init__(
+        self, chains: Any, *, evm: LocalAccount | None = None, solana: Keypair | None = None
+    ) -> None:
+        self.chains, self.evm, self.solana = chains, evm, solana
+        self.sent: list[str] = []
+
+    async def install(self, context: BrowserContext) -> None:
+        await context.expose_function("tsEvmAddress", self.evm_address)
+        await context.expose_function("tsEvmSend", self.evm_send)
+        await context.expose_function("tsSolAddress", self.sol_address)
+        await context.expose_function("tsSolSend", self.sol_send)
+        await context.add_init_script(SENDING_WALLETS_JS)
+
+    def evm_address(self) -> str:
+        assert self.evm is not None
+        return self.evm.address.lower()  # as MetaMask reports accounts
+
+    def sol_address(self) -> str:
+        assert self.solana is not None
+        return str(self.solana.pubkey())
+
+    async def evm_send(self, tx: dict[str, str]) -> str:
+        assert self.evm is not None and tx["from"].lower() == self.evm.address.lower()
+        w3 = AsyncWeb3(AsyncHTTPProvider(self.chains.anvil.rpc_url))
+        full = {
+            "from": self.evm.address,
+            "to": w3.to_checksum_address(tx["to"]),
+            "data": tx["data"],
+            "nonce": await w3.eth.get_transaction_count(self.evm.address),
+            "chainId": await w3.eth.chain_id,
+            "gasPrice": await w3.eth.gas_price,
+        }
+        full["gas"] = await w3.eth.estimate_gas(full)
+        signed = self.evm.sign_transaction(full)
+        tx_hash = await w3.eth.send_raw_transaction(signed.raw_transaction)
+        await w3.eth.wait_for_transaction_receipt(tx_hash)
+        await w3.provider.disconnect()
+        self.sent.append(tx_hash.to_0x_hex())
+        return self.sent[-1]
+
+    async def sol_send(self, raw: list[int]) -> str:
+        # As Phantom does: sign as the fee payer, then send through the chain's JSON-RPC.
+        from solders.transaction import Transaction
+
+        assert self.solana is not None
+        signed = sign_as(Transaction.from_bytes(bytes(raw)), self.solana)
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "sendTransaction",
+            "params": [base64.b64encode(bytes(signed)).decode(), {"encoding": "base64"}],
+        }
+        async with httpx.AsyncClient() as client:
+            answer = (await client.post(self.chains.rpc.url, json=body)).json()
+        assert "result" in answer, answer
+        self.sent.append(answer["result"])
+        return self.sent[-1]
+
+
+async def shot(page: Page, name: str) -> None:
+    await page.screenshot(path=str(SCREENSHOTS / f"claims_{name}.png"), full_page=True)
+
+
+async def open_group(page: Page, base_url: str, member_id: int, group: int) -> None:
+    """The web chat as `member_id` in the group (the choice is stored before the chat runs)."""
+    await page.goto(f"{base_url}/healthz")
+    await page.evaluate(
+        "([user, chat]) => { localStorage.setItem('sandbox.user', user); "
+        "localStorage.setItem('sandbox.chat', chat); }",
+        [str(member_id), str(group)],
+    )
+    await page.goto(f"{base_url}/")
+    await expect(page.get_by_test_id("composer")).to_be_enabled()
+
+
+async def link(gateway: RunningGateway, member: int, family: str, address: str) -> None:
+    async with gateway.gateway.sessions() as session:
+        session.add(
+            WalletLink(
+                member_id=member, chain_family=family, address=address, chain_id="1",
+                is_primary=True, message="linked on the link page", signature="-",
+            )
+        )  # fmt: skip
+        await session.commit()
+
+
+async def claim_from_chat(
+    browser: Browser, gateway: RunningGateway, member: int, wallets: SendingWallets, name: str
+) -> Page:
+    """The member opens the bot's claim link from their private chat and claims."""
+    context = await browser.new_context(viewport={"width": 1000, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    await wallets.install(context)
+    chat = await context.new_page()
+    await open_chat(chat, gateway.base_url, member)
+    button = chat.get_by_role("button", name="Claim my tokens")
+    await expect(button).to_have_count(1)
+    await shot(chat, f"{name}_1_claim_link")
+    async with context.expect_page() as opened:
+        await button.click()
+    page = await opened.value
+    await page.wait_for_load_state()
+    connect = "Connect an EVM wallet" if wallets.evm is not None else "Connect a Solana wallet"
+    await page.get_by_role("button", name=connect).click()
+    await expect(page.locator("#claim")).to_be_visible()
+    await shot(page, f"{name}_2_claim_page")
+    await page.locator("#claim-button").click()
+    await expect(page.locator("#status")).to_contain_text("Claim confirmed")
+    await shot(page, f"{name}_3_claimed")
+    return page
+
+
+async def test_manager_publishes_and_two_members_claim_on_both_chains(
+    gateway: RunningGateway, browser: Browser, sandbox_api: httpx.AsyncClient
+) -> None:
+    alice = await new_member(sandbox_api, "Alice", "alice")
+    bob = await new_member(sandbox_api, "Bob", "bob")
+    carol = await new_member(sandbox_api, "Carol", "carol")
+    body = {"title": "Town", "creator_id": alice, "bot": "admin"}
+    group = (await sandbox_api.post("/chats", json=body)).json()["id"]
+    for member in (bob, carol):
+        await sandbox_api.post(f"/chats/{group}/members", json={"user_id": member})
+        said = {"from_id": member, "text": f"hello from {member}, long enough to count"}
+        (await sandbox_api.post(f"/chats/{group}/messages", json=said)).raise_for_status()
+    await gateway.sandbox.wait_idle(TIMEOUT_MS / 1000)
+    chains = gateway.gateway.chains
+    await wait_for(lambda: asyncio.sleep(0, chains.state != "starting"), what="sandbox chains")
+    assert chains.state == "ready", chains.error
+    bob_key, carol_key = dev_accounts(6)[5], Keypair()
+    await link(gateway, bob, "evm", bob_key.address)
+    await link(gateway, carol, "solana", str(carol_key.pubkey()))
+
+    # The manager closes the epoch and publishes it from the group, in the browser.
+    context = await browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    chat = await context.new_page()
+    await open_group(chat, gateway.base_url, alice, group)
+    await say(chat, f"/close {POOL}")
+    preview = chat.get_by_test_id("message").filter(has_text="Preview:")
+    await expect(preview).to_have_count(1)
+    await expect(preview).to_contain_text("@bob")
+    await shot(chat, "1_preview")
+    await preview.get_by_role("button", name="Publish").click()
+    published = chat.get_by_test_id("message").filter(has_text="Epoch 1 is published.")
+    await expect(published).to_have_count(1)
+    await shot(chat, "2_published")
+    await context.close()
+    async with gateway.gateway.sessions() as session:
+        record = await settle_service.find(session=session, chat_id=group, number=1)
+    assert record is not None and record.distributor is not None
+
+    token = distributor.token_contract(chains.w3, chains.token)
+    before_evm = await token.functions.balanceOf(bob_key.address).call()
+    before_sol = await chains.solana.token_balance(carol_key.pubkey(), chains.mint)
+    bob_wallet = SendingWallets(chains, evm=bob_key)
+    bob_page = await claim_from_chat(browser, gateway, bob, bob_wallet, "evm")
+    carol_wallet = SendingWallets(chains, solana=carol_key)
+    carol_page = await claim_from_chat(browser, gateway, carol, carol_wallet, "solana")
+
+    after_evm = await token.functions.balanceOf(bob_key.address).call()
+    after_sol = await chains.solana.token_balance(carol_key.pubkey(), chains.mint)
+    assert after_evm > before_evm and after_sol > before_sol
+    assert str(after_evm - before_evm) == await bob_page.locator("#amount").text_content()
+    assert str(after_sol - before_sol) == await carol_page.locator("#amount").text_content()
+    paid = after_evm - before_evm + after_sol - before_sol
+    assert paid + int(record.held_back) == POOL
+    assert await distributor.is_claimed(chains.w3, distributor=record.distributor, index=0)
+    assert len(bob_wallet.sent) == len(carol_wallet.sent) == 1
