@@ -20,7 +20,7 @@ from core.models_wallet import WalletLink
 from engagement import settle_service
 from tests.conftest import RunningGateway
 from tests.e2e.conftest import TIMEOUT_MS
-from tests.e2e.test_wallet_link_browser import new_member, open_chat, say
+from tests.e2e.test_wallet_link_browser import WALLETS_JS, new_member, open_chat, say
 from tests.tests_support import SCREENSHOTS, wait_for
 from wallet import distributor
 from wallet.chains.anvil import dev_accounts
@@ -29,29 +29,18 @@ from wallet.solana_claims import sign_as
 pytestmark = pytest.mark.browser
 POOL = 1_000_000
 
-# Wallets that send: every answer comes from Python through functions exposed to the page.
-SENDING_WALLETS_JS = """
+# The link test's wallets, taught to send: transactions go to Python, which signs and sends
+# them to the sandbox chains' RPC endpoints.
+SENDING_JS = """
 (() => {
-  window.ethereum = {
-    async request({ method, params }) {
-      if (method === "eth_requestAccounts") return [await window.tsEvmAddress()];
-      if (method === "wallet_switchEthereumChain") return null;
-      if (method === "eth_sendTransaction") return await window.tsEvmSend(params[0]);
-      throw Object.assign(new Error("unsupported method " + method), { code: 4200 });
-    },
+  const request = window.ethereum.request;
+  window.ethereum.request = async ({ method, params }) => {
+    if (method === "wallet_switchEthereumChain") return null;
+    if (method === "eth_sendTransaction") return await window.tsEvmSend(params[0]);
+    return request({ method, params });
   };
-  window.solana = {
-    isPhantom: true,
-    publicKey: null,
-    async connect() {
-      const address = await window.tsSolAddress();
-      this.publicKey = { toBase58: () => address, toString: () => address };
-      return { publicKey: this.publicKey };
-    },
-    async signAndSendTransaction(bytes) {
-      return { signature: await window.tsSolSend(Array.from(bytes)) };
-    },
-  };
+  window.solana.signAndSendTransaction = async (bytes) => (
+    { signature: await window.tsSolSend(Array.from(bytes)) });
 })();
 """
 
@@ -70,7 +59,8 @@ class SendingWallets:
         await context.expose_function("tsEvmSend", self.evm_send)
         await context.expose_function("tsSolAddress", self.sol_address)
         await context.expose_function("tsSolSend", self.sol_send)
-        await context.add_init_script(SENDING_WALLETS_JS)
+        await context.add_init_script(WALLETS_JS)
+        await context.add_init_script(SENDING_JS)
 
     def evm_address(self) -> str:
         assert self.evm is not None

@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, FrameLocator, Page, async_playwright, expect
+from playwright.async_api import Browser, FrameLocator, Page, expect
 
 from engagement import epochs, ledger
 from tests.conftest import RunningGateway
-from tests.tests_support import SCREENSHOTS, launch_chromium
+from tests.tests_support import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 
@@ -25,18 +25,6 @@ CHATTER = [
     "I have been reading the proposal and it looks sensible to me.",
     "Does anyone know when the next community call is scheduled?",
 ]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await launch_chromium(playwright)
-        expect.set_options(timeout=TIMEOUT_MS)
-        try:
-            yield chromium
-        finally:
-            expect.set_options(timeout=5_000)
-            await chromium.close()
 
 
 class Town:
