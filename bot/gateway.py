@@ -29,6 +29,7 @@ from core.settings import Settings, get_settings
 from miniapps.api import create_api_router, create_events_router
 from miniapps.claims import create_claims_router
 from miniapps.deps import create_session_router
+from miniapps.funding import create_funding_router
 from miniapps.member import create_member_router
 from miniapps.wallet_link import create_wallet_link_router
 
@@ -153,6 +154,7 @@ def create_app(
     app.include_router(create_events_router())
     app.include_router(create_member_router())
     app.include_router(create_claims_router())
+    app.include_router(create_funding_router())
     if settings.is_sandbox:
         mount_sandbox_on(app, gateway)
     return app

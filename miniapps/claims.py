@@ -90,7 +90,8 @@ def chain_notice(gateway: Any) -> str:
     return ""
 
 
-def _refuse(status: int, error: Exception | str) -> JSONResponse:
+def refuse(status: int, error: Exception | str) -> JSONResponse:
+    """A JSON refusal `{"detail": ...}` with the pages' security headers."""
     return JSONResponse({"detail": str(error)}, status_code=status, headers=HEADERS)
 
 
@@ -115,12 +116,12 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
             try:
                 record = await store.published(session=session, chat_id=chat_id, number=epoch)
             except store.ClaimLookupError as error:
-                return _refuse(404, error)
+                return refuse(404, error)
             found = await settle_service.artefact(
                 session=session, settlement_id=record.id or 0, name=name
             )
         if found is None:
-            return _refuse(404, f"epoch {epoch} has no {name}")
+            return refuse(404, f"epoch {epoch} has no {name}")
         headers = {**HEADERS, "Cache-Control": "public, max-age=300"}
         return Response(found.body, media_type=found.media_type, headers=headers)
 
@@ -161,7 +162,7 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
                 row = await store.row_of(session=session, record=record, account=address)
                 nodes = await store.proof(session=session, record=record, row=row)
             except store.ClaimLookupError as error:
-                return _refuse(404, error)
+                return refuse(404, error)
         body: dict[str, Any] = {
             "chain": row.chain,
             "index": row.index,
@@ -185,17 +186,17 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
                 record = await store.published(session=session, chat_id=chat_id, number=epoch)
                 payout = solana_payout(gateway, record) if solana_payout else None
                 if payout is None:
-                    return _refuse(503, "Solana claims are not configured on this gateway")
+                    return refuse(503, "Solana claims are not configured on this gateway")
                 claim = await store.prepare_solana(
                     session=session, chat_id=chat_id, number=epoch, owner=body.owner, payout=payout
                 )
                 await session.commit()
             except store.ClaimLookupError as error:
-                return _refuse(404, error)
+                return refuse(404, error)
             except AlreadyClaimed as error:
-                return _refuse(409, error)
+                return refuse(409, error)
             except (AllowanceTooSmall, ChainUnavailable) as error:
-                return _refuse(503, error)
+                return refuse(503, error)
         out = {
             "tx": claim.tx,
             "amount": claim.amount,
@@ -216,7 +217,7 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
                 if row.chain == "evm":
                     w3 = evm_client(gateway, record)
                     if w3 is None:
-                        return _refuse(503, "no RPC endpoint for this epoch's EVM chain")
+                        return refuse(503, "no RPC endpoint for this epoch's EVM chain")
                     claim = await store.confirm_evm(
                         session=session, chat_id=chat_id, number=epoch,
                         account=body.account, tx_hash=body.tx_hash, w3=w3,
@@ -224,18 +225,18 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
                 else:
                     payout = solana_payout(gateway, record) if solana_payout else None
                     if payout is None:
-                        return _refuse(503, "Solana claims are not configured on this gateway")
+                        return refuse(503, "Solana claims are not configured on this gateway")
                     claim = await store.confirm_solana(
                         session=session, chat_id=chat_id, number=epoch, owner=body.account,
                         signature=body.tx_hash, chain=payout.chain,
                     )  # fmt: skip
                 await session.commit()
             except store.ClaimLookupError as error:
-                return _refuse(404, error)
+                return refuse(404, error)
             except ChainUnavailable as error:
-                return _refuse(503, error)
+                return refuse(503, error)
             except (ClaimError, ValueError) as error:
-                return _refuse(409, error)
+                return refuse(409, error)
         return JSONResponse({"status": claim.status, "tx_hash": claim.tx_hash}, headers=HEADERS)
 
     @router.get("/claim/static/{name}", include_in_schema=False)

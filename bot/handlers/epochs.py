@@ -232,6 +232,7 @@ async def on_action(
         await message.answer(texts.publish_failed(hd.quote(str(exc))))
         await query.answer()
         return
+    await _faucet(session, record, chains)
     told = await _tell_recipients(
         bot=bot, session=session, i18n=i18n, settings=settings, record=record,
         title=message.chat.title or "",
@@ -292,15 +293,7 @@ async def _fund(
         return []
     if chains is None or not settings.auto_fund or chains.state != "ready":
         return [FAMILY_NAMES[c] for c, n in (("evm", needs_evm), ("solana", needs_solana)) if n]
-    rows = (
-        await session.exec(
-            select(SettlementRow).where(col(SettlementRow.settlement_id) == settlement_id)
-        )
-    ).all()
-    await chains.give_gas(
-        evm=[r.account for r in rows if r.chain == "evm"],
-        solana=[r.account for r in rows if r.chain == "solana"],
-    )
+    rows = await _rows(session, settlement_id)
     if needs_evm:
         total = sum(int(r.amount) for r in rows if r.chain == "evm")
         funded = await chains.fund_evm(root=record.evm_root, total=total)
@@ -316,18 +309,32 @@ async def _fund(
     return []
 
 
+async def _rows(session: AsyncSession, settlement_id: int) -> list[SettlementRow]:
+    stmt = (
+        select(SettlementRow)
+        .where(col(SettlementRow.settlement_id) == settlement_id)
+        .order_by(col(SettlementRow.member_id))
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def _faucet(session: AsyncSession, record: SettlementRecord, chains: Any) -> None:
+    """In the sandbox, recipients' wallets get enough to pay for their claim transaction."""
+    if chains is None or chains.state != "ready":
+        return
+    rows = await _rows(session, record.id or 0)
+    await chains.give_gas(
+        evm=[r.account for r in rows if r.chain == "evm"],
+        solana=[r.account for r in rows if r.chain == "solana"],
+    )
+
+
 async def _tell_recipients(
     *, bot: Bot, session: AsyncSession, i18n: I18n, settings: Settings,
     record: SettlementRecord, title: str,
 ) -> int:  # fmt: skip
     """Sends every recipient their claim link privately; returns how many were reached."""
-    rows = (
-        await session.exec(
-            select(SettlementRow)
-            .where(col(SettlementRow.settlement_id) == record.id)
-            .order_by(col(SettlementRow.member_id))
-        )
-    ).all()
+    rows = await _rows(session, record.id or 0)
     url = claim_url(settings, record.chat_id, record.epoch_number)
     told = 0
     for row in rows:

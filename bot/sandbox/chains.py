@@ -69,6 +69,7 @@ class SandboxChains:
     rpc: LiteSvmRpc | None = None
     mint: Pubkey | None = None
     treasury: Pubkey | None = None
+    decimals: int = SPL_DECIMALS
     operator: LocalAccount = field(init=False)
     treasury_owner: Keypair = field(init=False)
     _authorities: dict[tuple[int, int], Keypair] = field(default_factory=dict)
@@ -108,13 +109,14 @@ class SandboxChains:
         return self._authorities.setdefault((chat_id, epoch), Keypair())
 
     def solana_payout(self, record: Settlement) -> SolanaPayout | None:
-        """How to pay `record`'s Solana claims, when they are drawn on the demo treasury."""
+        """How to pay `record`'s Solana claims, when they are drawn on the demo mint."""
         self.require()
-        assert self.solana is not None and self.mint is not None and self.treasury is not None
-        if record.mint != str(self.mint) or record.treasury != str(self.treasury):
+        assert self.solana is not None and self.mint is not None
+        if record.mint != str(self.mint) or record.treasury is None:
             return None
         authority = self.claim_authority(record.chat_id, record.epoch_number)
-        return SolanaPayout(self.solana, self.mint, SPL_DECIMALS, self.treasury, authority)
+        treasury = Pubkey.from_string(record.treasury)
+        return SolanaPayout(self.solana, self.mint, self.decimals, treasury, authority)
 
     def evm_client(self, record: Settlement) -> AsyncWeb3 | None:
         """A client of anvil, when `record`'s distributor lives there."""

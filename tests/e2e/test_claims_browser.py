@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -37,6 +38,7 @@ SENDING_JS = """
   window.ethereum.request = async ({ method, params }) => {
     if (method === "wallet_switchEthereumChain") return null;
     if (method === "eth_sendTransaction") return await window.tsEvmSend(params[0]);
+    if (method === "eth_getTransactionReceipt") return await window.tsEvmReceipt(params[0]);
     return request({ method, params });
   };
   window.solana.signAndSendTransaction = async (bytes) => (
@@ -57,6 +59,7 @@ class SendingWallets:
     async def install(self, context: BrowserContext) -> None:
         await context.expose_function("tsEvmAddress", self.evm_address)
         await context.expose_function("tsEvmSend", self.evm_send)
+        await context.expose_function("tsEvmReceipt", self.evm_receipt)
         await context.expose_function("tsSolAddress", self.sol_address)
         await context.expose_function("tsSolSend", self.sol_send)
         await context.add_init_script(WALLETS_JS)
@@ -75,12 +78,13 @@ class SendingWallets:
         w3 = AsyncWeb3(AsyncHTTPProvider(self.chains.anvil.rpc_url))
         full = {
             "from": self.evm.address,
-            "to": w3.to_checksum_address(tx["to"]),
             "data": tx["data"],
             "nonce": await w3.eth.get_transaction_count(self.evm.address),
             "chainId": await w3.eth.chain_id,
             "gasPrice": await w3.eth.gas_price,
         }
+        if tx.get("to"):
+            full["to"] = w3.to_checksum_address(tx["to"])
         full["gas"] = await w3.eth.estimate_gas(full)
         signed = self.evm.sign_transaction(full)
         tx_hash = await w3.eth.send_raw_transaction(signed.raw_transaction)
@@ -88,6 +92,12 @@ class SendingWallets:
         await w3.provider.disconnect()
         self.sent.append(tx_hash.to_0x_hex())
         return self.sent[-1]
+
+    async def evm_receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        w3 = AsyncWeb3(AsyncHTTPProvider(self.chains.anvil.rpc_url))
+        found = await w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        await w3.provider.disconnect()
+        return {"status": found["status"], "contractAddress": found["contractAddress"]}
 
     async def sol_send(self, raw: list[int]) -> str:
         # As Phantom does: sign as the fee payer, then send through the chain's JSON-RPC.
@@ -161,59 +171,126 @@ async def claim_from_chat(
     return page
 
 
-async def test_manager_publishes_and_two_members_claim_on_both_chains(
-    gateway: RunningGateway, browser: Browser, sandbox_api: httpx.AsyncClient
-) -> None:
-    alice = await new_member(sandbox_api, "Alice", "alice")
-    bob = await new_member(sandbox_api, "Bob", "bob")
-    carol = await new_member(sandbox_api, "Carol", "carol")
+@dataclass
+class Town:
+    alice: int  # the manager
+    bob: int  # claims on anvil
+    carol: int  # claims on LiteSVM
+    group: int
+    chains: Any
+    bob_key: LocalAccount = field(default_factory=lambda: dev_accounts(6)[5])
+    carol_key: Keypair = field(default_factory=Keypair)
+
+
+async def town_with_chains(gateway: RunningGateway, api: httpx.AsyncClient) -> Town:
+    """A group where Bob and Carol chatted and linked a wallet each, and the chains are up."""
+    alice = await new_member(api, "Alice", "alice")
+    bob = await new_member(api, "Bob", "bob")
+    carol = await new_member(api, "Carol", "carol")
     body = {"title": "Town", "creator_id": alice, "bot": "admin"}
-    group = (await sandbox_api.post("/chats", json=body)).json()["id"]
+    group = (await api.post("/chats", json=body)).json()["id"]
     for member in (bob, carol):
-        await sandbox_api.post(f"/chats/{group}/members", json={"user_id": member})
+        await api.post(f"/chats/{group}/members", json={"user_id": member})
         said = {"from_id": member, "text": f"hello from {member}, long enough to count"}
-        (await sandbox_api.post(f"/chats/{group}/messages", json=said)).raise_for_status()
+        (await api.post(f"/chats/{group}/messages", json=said)).raise_for_status()
     await gateway.sandbox.wait_idle(TIMEOUT_MS / 1000)
     chains = gateway.gateway.chains
     await wait_for(lambda: asyncio.sleep(0, chains.state != "starting"), what="sandbox chains")
     assert chains.state == "ready", chains.error
-    bob_key, carol_key = dev_accounts(6)[5], Keypair()
-    await link(gateway, bob, "evm", bob_key.address)
-    await link(gateway, carol, "solana", str(carol_key.pubkey()))
+    town = Town(alice, bob, carol, group, chains)
+    await link(gateway, bob, "evm", town.bob_key.address)
+    await link(gateway, carol, "solana", str(town.carol_key.pubkey()))
+    return town
 
-    # The manager closes the epoch and publishes it from the group, in the browser.
-    context = await browser.new_context(viewport={"width": 1100, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    chat = await context.new_page()
-    await open_group(chat, gateway.base_url, alice, group)
+
+async def close_and_publish(chat: Page, *, expect_text: str) -> None:
+    """The manager's `/close` and a press on the preview's Publish button."""
     await say(chat, f"/close {POOL}")
     preview = chat.get_by_test_id("message").filter(has_text="Preview:")
     await expect(preview).to_have_count(1)
     await expect(preview).to_contain_text("@bob")
     await shot(chat, "1_preview")
     await preview.get_by_role("button", name="Publish").click()
-    published = chat.get_by_test_id("message").filter(has_text="Epoch 1 is published.")
-    await expect(published).to_have_count(1)
-    await shot(chat, "2_published")
-    await context.close()
-    async with gateway.gateway.sessions() as session:
-        record = await settle_service.find(session=session, chat_id=group, number=1)
-    assert record is not None and record.distributor is not None
+    await expect(chat.get_by_test_id("message").filter(has_text=expect_text)).to_have_count(1)
 
+
+async def claim_both(browser: Browser, gateway: RunningGateway, town: Town) -> int:
+    """Bob claims on anvil and Carol on LiteSVM from the claim page; returns what they got."""
+    chains = town.chains
     token = distributor.token_contract(chains.w3, chains.token)
-    before_evm = await token.functions.balanceOf(bob_key.address).call()
-    before_sol = await chains.solana.token_balance(carol_key.pubkey(), chains.mint)
-    bob_wallet = SendingWallets(chains, evm=bob_key)
-    bob_page = await claim_from_chat(browser, gateway, bob, bob_wallet, "evm")
-    carol_wallet = SendingWallets(chains, solana=carol_key)
-    carol_page = await claim_from_chat(browser, gateway, carol, carol_wallet, "solana")
-
-    after_evm = await token.functions.balanceOf(bob_key.address).call()
-    after_sol = await chains.solana.token_balance(carol_key.pubkey(), chains.mint)
+    before_evm = await token.functions.balanceOf(town.bob_key.address).call()
+    before_sol = await chains.solana.token_balance(town.carol_key.pubkey(), chains.mint)
+    bob_wallet = SendingWallets(chains, evm=town.bob_key)
+    bob_page = await claim_from_chat(browser, gateway, town.bob, bob_wallet, "evm")
+    carol_wallet = SendingWallets(chains, solana=town.carol_key)
+    carol_page = await claim_from_chat(browser, gateway, town.carol, carol_wallet, "solana")
+    after_evm = await token.functions.balanceOf(town.bob_key.address).call()
+    after_sol = await chains.solana.token_balance(town.carol_key.pubkey(), chains.mint)
     assert after_evm > before_evm and after_sol > before_sol
     assert str(after_evm - before_evm) == await bob_page.locator("#amount").text_content()
     assert str(after_sol - before_sol) == await carol_page.locator("#amount").text_content()
-    paid = after_evm - before_evm + after_sol - before_sol
-    assert paid + int(record.held_back) == POOL
-    assert await distributor.is_claimed(chains.w3, distributor=record.distributor, index=0)
     assert len(bob_wallet.sent) == len(carol_wallet.sent) == 1
+    return int(after_evm - before_evm + after_sol - before_sol)
+
+
+async def test_manager_publishes_and_two_members_claim_on_both_chains(
+    gateway: RunningGateway, browser: Browser, sandbox_api: httpx.AsyncClient
+) -> None:
+    town = await town_with_chains(gateway, sandbox_api)
+    # The manager closes the epoch and publishes it from the group; the operator funds it.
+    context = await browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    chat = await context.new_page()
+    await open_group(chat, gateway.base_url, town.alice, town.group)
+    await close_and_publish(chat, expect_text="Epoch 1 is published.")
+    await shot(chat, "2_published")
+    await context.close()
+    async with gateway.gateway.sessions() as session:
+        record = await settle_service.find(session=session, chat_id=town.group, number=1)
+    assert record is not None and record.distributor is not None
+
+    paid = await claim_both(browser, gateway, town)
+    assert paid + int(record.held_back) == POOL
+    assert await distributor.is_claimed(town.chains.w3, distributor=record.distributor, index=0)
+
+
+async def test_manager_funds_from_their_own_wallets_on_the_funding_page(
+    gateway: RunningGateway, browser: Browser, sandbox_api: httpx.AsyncClient
+) -> None:
+    town = await town_with_chains(gateway, sandbox_api)
+    gateway.settings.auto_fund = False  # no operator: the manager's wallets fund the claims
+    chains = town.chains
+    # The sandbox's demo treasuries are the manager's: their keys play the manager's wallets.
+    manager = SendingWallets(chains, evm=chains.operator, solana=chains.treasury_owner)
+    context = await browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    await manager.install(context)
+    chat = await context.new_page()
+    await open_group(chat, gateway.base_url, town.alice, town.group)
+    await close_and_publish(chat, expect_text="Not published: fund the claims first")
+    asked = chat.get_by_test_id("message").filter(has_text="fund the claims first")
+    async with context.expect_page() as opened:
+        await asked.get_by_role("button", name="Fund from my wallet").click()
+    page = await opened.value
+    await page.wait_for_load_state()
+    await page.get_by_test_id("evm-fund").click()
+    await expect(page.get_by_test_id("status")).to_have_text("The distributor is funded.")
+    await page.get_by_test_id("solana-fund").click()
+    await expect(page.get_by_test_id("status")).to_have_text("The allowance is granted.")
+    await expect(page.get_by_test_id("evm-fund")).to_be_disabled()
+    await shot(page, "fund_page")
+    await asked.get_by_role("button", name="Publish").click()
+    published = chat.get_by_test_id("message").filter(has_text="Epoch 1 is published.")
+    await expect(published).to_have_count(1)
+    await context.close()
+
+    async with gateway.gateway.sessions() as session:
+        record = await settle_service.find(session=session, chat_id=town.group, number=1)
+    assert record is not None and record.distributor is not None
+    contract = distributor.distributor_contract(chains.w3, record.distributor)
+    assert await contract.functions.owner().call() == chains.operator.address
+    assert record.treasury == str(chains.treasury)
+    delegation = await chains.solana.delegated_amount(chains.treasury)
+    assert delegation.amount == int(record.allowance or 0) > 0
+    assert len(manager.sent) == 3  # deploy, transfer, approve
+    await claim_both(browser, gateway, town)
