@@ -1,0 +1,148 @@
+"""The funding API on the running sandbox gateway and its chains: the manager's transactions
+are prepared, signed here as a wallet would, and nothing is recorded until the chain shows it.
+Also: what claims answer while the sandbox chains are still starting."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from eth_account.signers.local import LocalAccount
+from solders.keypair import Keypair
+from web3 import AsyncWeb3
+
+from engagement import settle_service
+from tests.conftest import RunningGateway
+from tests.engagement.test_settlement_store import CHAT, close, evm, seed
+from tests.tests_support import wait_for
+from wallet import distributor, funding
+from wallet.solana_claims import from_wire, sign_as
+
+POOL = 1_000_000
+MEMBER = Keypair()
+URL = f"/v1/funding/{CHAT}/1"
+
+
+@pytest.fixture
+async def chains(gateway: RunningGateway) -> Any:
+    found = gateway.gateway.chains
+    await wait_for(lambda: asyncio.sleep(0, found.state != "starting"), what="sandbox chains")
+    assert found.state == "ready", found.error
+    return found
+
+
+@pytest.fixture
+async def http(gateway: RunningGateway) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
+        yield client
+
+
+async def frozen(gateway: RunningGateway) -> None:
+    """Epoch 1 of CHAT closed and frozen: member 1 paid on EVM, member 2 on Solana."""
+    sessions = gateway.gateway.sessions
+    await seed(sessions, {1: 1, 2: 3}, evm={1: evm(1)}, solana={2: str(MEMBER.pubkey())})
+    await close(sessions, POOL)
+
+
+async def send_evm(w3: AsyncWeb3, account: LocalAccount, tx: dict[str, Any]) -> Any:
+    full = {
+        "from": account.address,
+        "nonce": await w3.eth.get_transaction_count(account.address),
+        "chainId": await w3.eth.chain_id,
+        "gasPrice": await w3.eth.gas_price,
+        **tx,
+    }
+    full["gas"] = await w3.eth.estimate_gas(full)
+    tx_hash = await w3.eth.send_raw_transaction(account.sign_transaction(full).raw_transaction)
+    return await w3.eth.wait_for_transaction_receipt(tx_hash)
+
+
+async def test_evm_funding_is_recorded_only_once_the_chain_holds_the_total(
+    gateway: RunningGateway, http: httpx.AsyncClient, chains: Any
+) -> None:
+    assert (await http.get(URL)).status_code == 404  # nothing frozen yet
+    await frozen(gateway)
+    plan = (await http.get(URL)).json()
+    total, root = int(plan["evm"]["total"]), plan["evm"]["root"]
+    assert total == POOL // 4 and plan["evm"]["distributor"] is None
+    owner = chains.operator
+    bad = await http.post(f"{URL}/evm/prepare", json={"owner": "0x" + "zz" * 20})
+    assert bad.status_code == 422 and "not an EVM address" in bad.json()["detail"]
+
+    # A distributor of another root is refused, funded or not.
+    other = await distributor.deploy_distributor(
+        chains.w3, token=chains.token, merkle_root="0x" + "ab" * 32,
+        claim_deadline=2**40, owner_key=owner,
+    )  # fmt: skip
+    refused = await http.post(f"{URL}/evm/confirm", json={"distributor": other})
+    assert refused.status_code == 409 and "holds root" in refused.json()["detail"]
+
+    prepared = (await http.post(f"{URL}/evm/prepare", json={"owner": owner.address})).json()
+    deployed = await send_evm(chains.w3, owner, {"data": prepared["data"]})
+    address = deployed["contractAddress"]
+    empty = await http.post(f"{URL}/evm/confirm", json={"distributor": address})
+    assert empty.status_code == 409 and f"holds 0 of the {total}" in empty.json()["detail"]
+    transfer = funding.transfer_data(to=address, amount=total)
+    await send_evm(chains.w3, owner, {"to": chains.token, "data": transfer})
+    done = await http.post(f"{URL}/evm/confirm", json={"distributor": address})
+    assert done.status_code == 200 and done.json()["evm"]["distributor"] == address
+    contract = distributor.distributor_contract(chains.w3, address)
+    assert "0x" + bytes(await contract.functions.merkleRoot().call()).hex() == root
+    assert await contract.functions.owner().call() == owner.address
+
+
+async def test_solana_allowance_below_the_total_is_refused(
+    gateway: RunningGateway, http: httpx.AsyncClient, chains: Any
+) -> None:
+    await frozen(gateway)
+    total = int((await http.get(URL)).json()["solana"]["total"])
+    manager = chains.treasury_owner
+    blockhash = (await chains.solana.latest_blockhash()).blockhash
+    short = funding.grant_tx(
+        owner=manager.pubkey(), mint=chains.mint, decimals=chains.decimals,
+        authority=chains.claim_authority(CHAT, 1), total=total - 1, blockhash=blockhash,
+        memo="short",
+    )  # fmt: skip
+    chains.solana.send(sign_as(short, manager))
+    body = {"owner": str(manager.pubkey())}
+    refused = await http.post(f"{URL}/solana/confirm", json=body)
+    assert refused.status_code == 409
+    assert f"allowance of {total - 1} is smaller than the {total}" in refused.json()["detail"]
+
+    prepared = (await http.post(f"{URL}/solana/prepare", json=body)).json()
+    chains.solana.send(sign_as(from_wire(prepared["tx"]), manager))
+    done = await http.post(f"{URL}/solana/confirm", json=body)
+    assert done.status_code == 200
+    assert done.json()["solana"]["treasury"] == str(chains.treasury)
+    assert done.json()["solana"]["allowance"] == str(total)
+    stranger = await http.post(f"{URL}/solana/confirm", json={"owner": str(Keypair().pubkey())})
+    assert stranger.status_code == 409 and "not the delegate" in stranger.json()["detail"]
+
+
+async def test_claims_say_the_chains_are_still_starting(
+    gateway: RunningGateway, http: httpx.AsyncClient, chains: Any
+) -> None:
+    await frozen(gateway)
+    async with gateway.gateway.sessions() as session:
+        await settle_service.publish(
+            session=session, chat_id=CHAT, number=1, treasury=str(chains.treasury),
+            mint=str(chains.mint), allowance=POOL,
+        )  # fmt: skip
+        await session.commit()
+    chains.state = "starting"
+    try:
+        page = await http.get(f"/claim/{CHAT}/1")
+        assert page.status_code == 200 and "still starting" in page.text
+        prepare = await http.post(
+            f"/v1/claims/{CHAT}/1/solana/prepare", json={"owner": str(MEMBER.pubkey())}
+        )
+        assert prepare.status_code == 503 and "still starting" in prepare.json()["detail"]
+        assert (await http.get(URL)).status_code == 503
+    finally:
+        chains.state = "ready"
+    assert "still starting" not in (await http.get(f"/claim/{CHAT}/1")).text
+    published = await http.get(URL)
+    assert published.status_code == 409 and "already published" in published.json()["detail"]
