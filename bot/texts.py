@@ -25,7 +25,8 @@ def help_text() -> str:
         "/points - your points in each of your groups, with the reasons\n"
         "In groups: /points, /top (leaderboard), /rules (how points are earned), "
         "/invite (your own invite link).\n"
-        "Managers: /setrules, /grant, /penalize, /flags, /exclude, /clear."
+        "Managers: /setrules, /grant, /penalize, /flags, /exclude, /clear, "
+        "/close (end the epoch, preview and publish its token claims)."
     )
 
 
