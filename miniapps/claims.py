@@ -90,6 +90,14 @@ def chain_notice(gateway: Any) -> str:
     return ""
 
 
+def chain_endpoints(gateway: Any) -> dict[str, Any]:
+    """The RPC endpoints of the gateway's own chains, for wallets to add; empty without them."""
+    chains = getattr(gateway, "chains", None)
+    if chains is None or chain_notice(gateway):
+        return {}
+    return dict(chains.describe())
+
+
 def refuse(status: int, error: Exception | str) -> JSONResponse:
     """A JSON refusal `{"detail": ...}` with the pages' security headers."""
     return JSONResponse({"detail": str(error)}, status_code=status, headers=HEADERS)
@@ -257,6 +265,7 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
             else:
                 context.update(
                     chain_notice=chain_notice(request.app.state.gateway),
+                    endpoints=chain_endpoints(request.app.state.gateway),
                     evm_root=record.evm_root,
                     solana_root=record.solana_root,
                     distributor=record.distributor or "",

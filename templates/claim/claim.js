@@ -64,7 +64,15 @@
       if (current.chain === "evm") {
         const chainId = "0x" + Number(current.chain_id).toString(16);
         await window.ethereum.request({ method: "wallet_switchEthereumChain", params: [{ chainId }] })
-          .catch(() => undefined);
+          .catch((error) => {
+            // 4902: the wallet does not know the chain; the sandbox's can be added.
+            if (error.code !== 4902 || !app.dataset.evmRpcUrl) return undefined;
+            return window.ethereum.request({
+              method: "wallet_addEthereumChain",
+              params: [{ chainId, chainName: "Townsquare sandbox", rpcUrls: [app.dataset.evmRpcUrl],
+                         nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 } }],
+            }).catch(() => undefined);
+          });
         const txHash = await window.ethereum.request({
           method: "eth_sendTransaction",
           params: [{ from: current.account, to: current.distributor, data: current.calldata }],

@@ -143,6 +143,8 @@ async def test_claims_say_the_chains_are_still_starting(
         assert (await http.get(URL)).status_code == 503
     finally:
         chains.state = "ready"
-    assert "still starting" not in (await http.get(f"/claim/{CHAT}/1")).text
+    ready = (await http.get(f"/claim/{CHAT}/1")).text
+    assert "still starting" not in ready and "Sandbox chains:" not in page.text
+    assert chains.anvil.rpc_url in ready and chains.rpc.url in ready  # for wallets to add
     published = await http.get(URL)
     assert published.status_code == 409 and "already published" in published.json()["detail"]
