@@ -39,6 +39,7 @@ from core.models_claims import SettlementRow
 from core.settings import Settings
 from engagement import epochs, settle_service
 from engagement.settlement import AllocationParams, Settlement, SettlementError
+from miniapps.claims import ChainUnavailable
 from wallet import linking
 from wallet.link_messages import FAMILY_NAMES
 
@@ -291,7 +292,12 @@ async def _fund(
     needs_solana = record.solana_root is not None and record.allowance is None
     if not (needs_evm or needs_solana):
         return []
-    if chains is None or not settings.auto_fund or chains.state != "ready":
+    if chains is not None and settings.auto_fund and chains.state != "ready":
+        try:
+            chains.require()  # says why: still starting, or failed to start
+        except ChainUnavailable as exc:
+            raise SettlementError(str(exc)) from exc
+    if chains is None or not settings.auto_fund:
         return [FAMILY_NAMES[c] for c, n in (("evm", needs_evm), ("solana", needs_solana)) if n]
     rows = await _rows(session, settlement_id)
     if needs_evm:

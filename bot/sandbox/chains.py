@@ -25,7 +25,7 @@ from core.models_claims import Settlement
 from core.settings import Settings
 from miniapps.claims import ChainUnavailable
 from wallet import distributor
-from wallet.chains.anvil import Anvil
+from wallet.chains.anvil import Anvil, dev_accounts
 from wallet.chains.litesvm import LiteSvmChain
 from wallet.chains.litesvm_rpc import LiteSvmRpc
 from wallet.settlement_store import SolanaPayout
@@ -76,7 +76,7 @@ class SandboxChains:
 
     def __post_init__(self) -> None:
         key = self.settings.operator_key.get_secret_value()
-        self.operator = Account.from_key(key) if key else _dev_account()
+        self.operator = Account.from_key(key) if key else dev_accounts(1)[0]
         # One operator key for both chains: its 32 bytes seed the Solana treasury owner.
         self.treasury_owner = Keypair.from_seed(bytes(self.operator.key))
 
@@ -217,12 +217,6 @@ class SandboxChains:
             pubkey = Pubkey.from_string(owner)
             if (self.solana.svm.get_balance(pubkey) or 0) < GAS_LAMPORTS:
                 self.solana.airdrop(pubkey, GAS_LAMPORTS)
-
-
-def _dev_account() -> LocalAccount:
-    from wallet.chains.anvil import dev_accounts
-
-    return dev_accounts(1)[0]
 
 
 async def _run(chains: SandboxChains) -> None:

@@ -149,12 +149,18 @@ async def test_close_preview_publish_and_verify(town: Town) -> None:
 
 
 async def test_publish_without_operator_asks_the_manager_to_fund(town: Town) -> None:
-    town.gateway.settings.auto_fund = False
     await town.say(town.bob, "hello there, this message counts for points")
     await link(town, town.bob, "evm", BOB_EVM)
-    await chains_ready(town.gateway)
+    chains = await chains_ready(town.gateway)
     await town.say(town.alice, f"/close {POOL}")
     preview = (await town.bot_messages(town.group))[-1]
+    chains.state = "starting"  # the operator cannot fund yet, and says so
+    await town.press(town.alice, preview, "Publish")
+    assert await town.last_text(town.group) == (
+        "Not published: the sandbox chains are still starting: try again in a moment"
+    )
+    chains.state = "ready"
+    town.gateway.settings.auto_fund = False
     await town.press(town.alice, preview, "Publish")
     asked = (await town.bot_messages(town.group))[-1]
     assert asked["text"].startswith("Not published: fund the claims first (EVM)")
