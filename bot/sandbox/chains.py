@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -24,12 +24,16 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from core.models_claims import Settlement
 from core.settings import Settings
 from miniapps.claims import ChainUnavailable
-from wallet import distributor
-from wallet.chains.anvil import Anvil, dev_accounts
-from wallet.chains.litesvm import LiteSvmChain
-from wallet.chains.litesvm_rpc import LiteSvmRpc
 from wallet.settlement_store import SolanaPayout
 from wallet.solana_claims import build_grant_allowance_tx, sign_as
+
+if TYPE_CHECKING:
+    from wallet.chains.anvil import Anvil
+    from wallet.chains.litesvm import LiteSvmChain
+    from wallet.chains.litesvm_rpc import LiteSvmRpc
+
+# The chain modules (anvil, the LiteSVM RPC server, the contracts) are imported when the chains
+# start, in the background: the gateway answers /healthz without waiting for them.
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +79,8 @@ class SandboxChains:
     _authorities: dict[tuple[int, int], Keypair] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from wallet.chains.anvil import dev_accounts
+
         key = self.settings.operator_key.get_secret_value()
         self.operator = Account.from_key(key) if key else dev_accounts(1)[0]
         # One operator key for both chains: its 32 bytes seed the Solana treasury owner.
@@ -136,6 +142,9 @@ class SandboxChains:
         log.info("sandbox chains ready: %s", self.describe())
 
     async def _start_evm(self) -> None:
+        from wallet import distributor
+        from wallet.chains.anvil import Anvil
+
         anvil = Anvil(port=self.settings.anvil_port or None)
         await anvil.__aenter__()
         self.anvil = anvil
@@ -152,6 +161,9 @@ class SandboxChains:
         )
 
     async def _start_solana(self) -> None:
+        from wallet.chains.litesvm import LiteSvmChain
+        from wallet.chains.litesvm_rpc import LiteSvmRpc
+
         chain = LiteSvmChain()
         owner = self.treasury_owner
         chain.airdrop(owner.pubkey(), 100 * GAS_LAMPORTS)
@@ -174,6 +186,8 @@ class SandboxChains:
 
     async def fund_evm(self, *, root: str, total: int) -> Funding:
         """Deploys a distributor for `root` owned by the operator and funds it with `total`."""
+        from wallet import distributor
+
         self.require()
         assert self.w3 is not None
         block = await self.w3.eth.get_block("latest")
