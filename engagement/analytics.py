@@ -24,6 +24,20 @@ COHORTS = 8
 WEEKS = 6
 BUCKETS = 8
 TOP = 10
+# Recorded messages that are not a member talking: bot commands and Telegram's service messages.
+NOT_TALK = (
+    "command",
+    "new_chat_members",
+    "left_chat_member",
+    "new_chat_title",
+    "new_chat_photo",
+    "delete_chat_photo",
+    "group_chat_created",
+    "supergroup_chat_created",
+    "pinned_message",
+    "migrate_to_chat_id",
+    "migrate_from_chat_id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +183,7 @@ async def collect(
             session,
             select(m.c.member_id, m.c.sent_at).where(
                 m.c.chat_id == chat_id,
+                m.c.kind.not_in(NOT_TALK),
                 m.c.sent_at >= datetime(since.year, since.month, since.day, tzinfo=UTC),
             ),
         )

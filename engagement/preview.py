@@ -279,3 +279,16 @@ async def _targets(session: AsyncSession, epoch: Epoch) -> list[Interactions]:
         if any(actor_epoch == epoch.id for _, actor_epoch in table.values()):
             targets.append(Interactions(kind, int(author), table))
     return targets
+
+
+def recompute_inputs(rules: Rules, data: Inputs) -> Preview:
+    """`recompute` over what `inputs` read."""
+    return recompute(
+        rules,
+        epoch_id=data.epoch_id,
+        before=data.before,
+        before_by_kind=data.before_by_kind,
+        messages=data.messages,
+        interactions=data.interactions,
+        credits=data.credits,
+    )

@@ -154,15 +154,7 @@ async def run_preview(sessions: Sessions, proposed: rules.Rules) -> preview.Prev
         epoch = await epochs.current(session=session, chat_id=CHAT)
         assert epoch is not None
         data = await preview.inputs(session=session, epoch=epoch)
-    return preview.recompute(
-        proposed,
-        epoch_id=data.epoch_id,
-        before=data.before,
-        before_by_kind=data.before_by_kind,
-        messages=data.messages,
-        interactions=data.interactions,
-        credits=data.credits,
-    )
+    return preview.recompute_inputs(proposed, data)
 
 
 async def test_preview_from_the_ledger(sessions: Sessions) -> None:
