@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from engagement.analytics import Bucket, Cohort, DayActivity
 from engagement.board import Standout
 
-WIDTH, HEIGHT = 600, 220
-LEFT, RIGHT, TOP, BOTTOM = 36, 8, 10, 24
+# Sized for a phone: the SVG scales to the card, and its 10px text stays readable there.
+WIDTH, HEIGHT = 360, 180
+LEFT, RIGHT, TOP, BOTTOM = 30, 6, 10, 22
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,16 +52,19 @@ class Chart:
         return not self.bars
 
 
-def nice_max(value: int) -> int:
-    """A round upper bound for an axis: 1, 2 or 5 times a power of ten."""
-    if value <= 0:
-        return 1
+def nice_step(value: int, ticks: int = 4) -> int:
+    """A round step (1, 2 or 5 times a power of ten) whose `ticks` multiples reach `value`."""
     step = 1
     while True:
         for factor in (1, 2, 5):
-            if step * factor >= value:
+            if step * factor * ticks >= value:
                 return step * factor
         step *= 10
+
+
+def nice_max(value: int, ticks: int = 4) -> int:
+    """The axis top: `ticks` round steps, so every tick has a whole round value."""
+    return nice_step(max(value, 1), ticks) * ticks
 
 
 def _y_axis(top: int, plot_height: float) -> tuple[list[Label], list[float]]:
@@ -68,7 +72,7 @@ def _y_axis(top: int, plot_height: float) -> tuple[list[Label], list[float]]:
     for i in range(5):
         value = top * i // 4
         y = TOP + plot_height - plot_height * value / top
-        labels.append(Label(LEFT - 4, y + 4, f"{value:,}"))
+        labels.append(Label(LEFT - 4, y + 3, f"{value:,}"))
         grid.append(y)
     return labels, grid
 
@@ -90,7 +94,7 @@ def activity_chart(days: Sequence[DayActivity]) -> Chart:
         cy = TOP + plot_h - plot_h * day.active_members / top
         points.append(f"{x + slot / 2:.1f},{cy:.1f}")
         dots.append(Bar(x + slot / 2, cy, 0, 0, f"{day.day:%b %d}: {day.active_members} active"))
-        if i % max(1, len(days) // 6) == 0:
+        if i % max(1, len(days) // 4) == 0:
             x_labels.append(Label(x + slot / 2, HEIGHT - 6, f"{day.day:%b %d}"))
     labels, grid = _y_axis(top, plot_h)
     has_data = any(d.messages for d in days)
@@ -124,19 +128,25 @@ def distribution_chart(buckets: Sequence[Bucket]) -> Chart:
     return Chart(WIDTH, HEIGHT, bars, y_labels=labels, x_labels=x_labels, grid=grid)
 
 
-NAME_WIDTH, ROW = 150, 24
+NAME_WIDTH, ROW = 110, 22
+NAME_CHARS = 16
+
+
+def short(name: str) -> str:
+    """A name that fits left of the bars (the full one is in the table and the export)."""
+    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
 
 
 def top_chart(top: Sequence[Standout]) -> Chart:
     """The top contributors as horizontal bars, names on the left."""
     height = TOP + ROW * max(len(top), 1) + 4
     most = max((s.points for s in top), default=0)
-    scale = (WIDTH - NAME_WIDTH - 60) / max(most, 1)
+    scale = (WIDTH - NAME_WIDTH - 44) / max(most, 1)
     bars, names = [], []
     for i, row in enumerate(top):
         y = TOP + i * ROW
         bars.append(Bar(NAME_WIDTH, y + 4, max(row.points, 0) * scale, ROW - 8, str(row.points)))
-        names.append(Label(NAME_WIDTH - 8, y + ROW / 2 + 4, row.name[:24]))
+        names.append(Label(NAME_WIDTH - 8, y + ROW / 2 + 4, short(row.name)))
     values = [Label(b.x + b.width + 6, b.y + b.height - 3, b.title) for b in bars]
     return Chart(WIDTH, height, bars, y_labels=names, x_labels=values)
 
@@ -162,7 +172,7 @@ class Heatmap:
         return not self.cells
 
 
-CELL_W, CELL_H, ROW_LABEL = 64, 26, 120
+CELL_W, CELL_H, ROW_LABEL = 44, 24, 90
 
 
 def retention_heatmap(cohorts: Sequence[Cohort]) -> Heatmap:
@@ -180,7 +190,7 @@ def retention_heatmap(cohorts: Sequence[Cohort]) -> Heatmap:
             if percent is not None:
                 opacity = 0.12 + 0.88 * percent / 100
                 cells.append(Cell(ROW_LABEL + k * CELL_W, y, round(opacity, 2), f"{percent}%"))
-    columns = [Label(ROW_LABEL + k * CELL_W + CELL_W / 2, 16, f"week {k}") for k in range(weeks)]
+    columns = [Label(ROW_LABEL + k * CELL_W + CELL_W / 2, 16, f"wk {k}") for k in range(weeks)]
     return Heatmap(
         ROW_LABEL + weeks * CELL_W + 4, 24 + len(shown) * CELL_H + 4, cells, rows, columns
     )

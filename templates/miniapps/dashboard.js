@@ -57,6 +57,7 @@
       else link.removeAttribute("aria-current");
     }
     status("Loading…");
+    window.scrollTo(0, 0);
     return load("content", "GET", paths[tab]);
   }
 
