@@ -5,20 +5,17 @@ charts, in light and dark themes; a member who opens the same link gets the refu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import Browser, FrameLocator, Page, expect
 
 from engagement import rules
-from tests.conftest import RunningGateway
-from tests.e2e.test_miniapps_browser import (  # noqa: F401 (the browser fixture)
-    CHATTER,
+from tests.e2e.test_miniapps_browser import (  # noqa: F401 (the fixtures)
     HOSTILE,
     Town,
     browser,
+    town,
 )
 from tests.tests_support import SCREENSHOTS
 
@@ -26,28 +23,19 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-async def town(gateway: RunningGateway) -> AsyncIterator[Town]:
-    async with httpx.AsyncClient(base_url=f"{gateway.base_url}/sandbox/ui", timeout=15) as http:
-        town = Town(gateway, http)
-        town.alice = (await town.ui("POST", "/users", first_name="Alice", username="alice"))["id"]
-        town.mallory = (await town.ui("POST", "/users", first_name=HOSTILE))["id"]
-        group = await town.ui("POST", "/chats", title="Town", creator_id=town.alice, bot="admin")
-        town.group = group["id"]
-        await town.ui("POST", f"/chats/{town.group}/members", user_id=town.mallory)
-        for text in CHATTER:
-            await town.say(town.alice, text)
-        await town.say(town.mallory, "Hello all, I am new here and glad to have joined you.")
-        await town.say(town.alice, "/dashboard")
-        yield town
+async def dashboard_town(town: Town) -> Town:  # noqa: F811
+    """The members' test group (Alice, who created it, and a newcomer), with `/dashboard`."""
+    await town.say(town.alice, "/dashboard")
+    return town
 
 
-async def open_chat_as(page: Page, town: Town, user_id: int) -> None:
-    base = town.gateway.base_url
+async def open_chat_as(page: Page, square: Town, user_id: int) -> None:
+    base = square.gateway.base_url
     await page.goto(f"{base}/healthz")
     await page.evaluate(
         "([user, chat]) => { localStorage.setItem('sandbox.user', user); "
         "localStorage.setItem('sandbox.chat', chat); }",
-        [str(user_id), str(town.group)],
+        [str(user_id), str(square.group)],
     )
     await page.goto(f"{base}/")
     await expect(page.get_by_test_id("composer")).to_be_enabled()
@@ -75,15 +63,16 @@ def watch(page: Page) -> list[str]:
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 async def test_manager_edits_rules_and_sees_charts(
     browser: Browser,  # noqa: F811
-    town: Town,
+    dashboard_town: Town,
     scheme: Any,
 ) -> None:
+    square = dashboard_town
     context = await browser.new_context(
         viewport={"width": 1100, "height": 900}, color_scheme=scheme
     )
     try:
         page = await context.new_page()
-        await open_chat_as(page, town, town.alice)
+        await open_chat_as(page, square, square.alice)
         problems = watch(page)
         app = await open_dashboard(page)
         await expect(app.get_by_test_id("subtitle")).to_contain_text("Town")
@@ -110,8 +99,8 @@ async def test_manager_edits_rules_and_sees_charts(
         await form.locator('input[name="message.points"]').fill("4")
         await app.get_by_test_id("save-button").click()
         await expect(app.get_by_test_id("saved")).to_contain_text("version 2")
-        async with town.gateway.gateway.sessions() as session:
-            _, current = await rules.current(session=session, chat_id=town.group)
+        async with square.gateway.gateway.sessions() as session:
+            _, current = await rules.current(session=session, chat_id=square.group)
         assert (current.message.points, current.message.cooldown_seconds) == (4, 0)
 
         await app.get_by_role("link", name="Analytics").click()
@@ -128,11 +117,15 @@ async def test_manager_edits_rules_and_sees_charts(
         await context.close()
 
 
-async def test_a_member_gets_the_refusal_page(browser: Browser, town: Town) -> None:  # noqa: F811
+async def test_a_member_gets_the_refusal_page(
+    browser: Browser,  # noqa: F811
+    dashboard_town: Town,
+) -> None:
+    square = dashboard_town
     context = await browser.new_context(viewport={"width": 1100, "height": 800})
     try:
         page = await context.new_page()
-        await open_chat_as(page, town, town.mallory)
+        await open_chat_as(page, square, square.mallory)
         app = await open_dashboard(page)
         await expect(app.get_by_test_id("forbidden")).to_contain_text("Managers only")
         await expect(app.get_by_test_id("tabs")).to_be_hidden()
