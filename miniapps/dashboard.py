@@ -25,6 +25,7 @@ from miniapps.dashboard_auth import (
     Admins,
     CurrentManager,
     DashboardSessionIn,
+    is_admin,
     issue_token,
     launch_of,
 )
@@ -119,7 +120,7 @@ def create_dashboard_router() -> APIRouter:
             return JSONResponse({"reason": exc.reason}, 401)
         async with request.app.state.gateway.sessions() as db:
             title = await chat_title(db, launch.chat_id)
-        if not await admins.is_admin(launch.chat_id, launch.member_id):
+        if not await is_admin(admins, launch.chat_id, launch.member_id):
             return answer(
                 request,
                 "dashboard_forbidden.html",

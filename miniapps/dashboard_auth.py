@@ -14,7 +14,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNotFound,
+)
 from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 
@@ -26,6 +32,13 @@ SCOPE = "dashboard"
 MANAGER_STATUSES = frozenset({"creator", "administrator"})
 ADMIN_TTL = 30.0
 ChatMemberStatus = Callable[[int, int], Awaitable[str]]
+
+
+NOBODY_THERE = (TelegramBadRequest, TelegramForbiddenError, TelegramNotFound, TelegramMigrateToChat)
+
+
+class AdminUnknown(Exception):
+    """Telegram could not be asked; the caller answers 503 and the manager tries again."""
 
 
 class AdminCheck:
@@ -43,9 +56,12 @@ class AdminCheck:
             return cached[1]
         try:
             answer = await self.status(chat_id, member_id) in MANAGER_STATUSES
-        except TelegramAPIError:
-            # Telegram does not know the chat or the member: nobody to trust there.
+        except NOBODY_THERE:
+            # Telegram does not know the chat or the member, or the bot is not in it.
             answer = False
+        except TelegramAPIError as exc:
+            # Telegram did not answer (network, flood wait, server): not a "no", and not cached.
+            raise AdminUnknown(str(exc)) from exc
         self._answers[key] = (time.monotonic() + self.ttl, answer)
         return answer
 
@@ -73,6 +89,14 @@ def admin_check(request: Request) -> AdminCheck:
 Admins = Annotated[AdminCheck, Depends(admin_check)]
 
 
+async def is_admin(admins: AdminCheck, chat_id: int, member_id: int) -> bool:
+    """`admins.is_admin`, with Telegram's silence turned into a 503 for the page."""
+    try:
+        return await admins.is_admin(chat_id, member_id)
+    except AdminUnknown as exc:
+        raise refuse(503, "telegram_unavailable") from exc
+
+
 @dataclass(frozen=True)
 class Manager:
     """An administrator of `chat_id`, as the dashboard's token and Telegram both say."""
@@ -85,7 +109,7 @@ async def current_manager(request: Request, issuer: Issuer, admins: Admins) -> M
     claims = bearer_claims(request, issuer, audience=AUDIENCE)
     if claims.chat_id is None or not claims.has_scope(SCOPE):
         raise refuse(401, "malformed")
-    if not await admins.is_admin(claims.chat_id, int(claims.subject)):
+    if not await is_admin(admins, claims.chat_id, int(claims.subject)):
         raise refuse(403, "not_admin")
     return Manager(int(claims.subject), claims.chat_id)
 

@@ -115,4 +115,17 @@ def create_export_router() -> APIRouter:
         )
         return download(body, f"activity_{who.chat_id}.csv")
 
+    @router.get("/retention.csv")
+    async def retention_csv(request: Request, who: CurrentManager) -> Response:
+        """Members of each join week, and how many of them wrote in each of their first weeks."""
+        async with request.app.state.gateway.sessions() as db:
+            found = await analytics.collect(
+                session=db, chat_id=who.chat_id, epoch=None, today=utcnow().date()
+            )
+        body = to_csv(
+            ("join_week", "members", *(f"week_{k}" for k in range(analytics.WEEKS))),
+            ((c.week.isoformat(), c.size, *c.active) for c in found.cohorts),
+        )
+        return download(body, f"retention_{who.chat_id}.csv")
+
     return router

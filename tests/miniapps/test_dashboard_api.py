@@ -252,6 +252,12 @@ async def test_csv_exports(town: Town) -> None:
     )
     assert len(daily) == 30
     assert (daily[-1]["messages"], daily[-1]["active_members"]) == ("4", "2")
+    retention = (
+        await town.api.get("/miniapp/dashboard/export/retention.csv", headers=headers)
+    ).text.splitlines()
+    assert retention[0] == "join_week,members,week_0,week_1,week_2,week_3,week_4,week_5"
+    # Both joined this week and wrote in it; later weeks are still to come (empty).
+    assert retention[-1].split(",")[1:] == ["2", "2", "", "", "", "", ""]
     assert (await town.api.get("/miniapp/dashboard/export/scores.csv")).status_code == 401
 
 
