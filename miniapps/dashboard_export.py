@@ -68,6 +68,14 @@ async def standings(db: AsyncSession, chat_id: int, epoch: Epoch) -> list[Any]:
     )
 
 
+async def activity(request: Request, chat_id: int) -> analytics.Analytics:
+    """The group's activity figures (no epoch's scores)."""
+    async with request.app.state.gateway.sessions() as db:
+        return await analytics.collect(
+            session=db, chat_id=chat_id, epoch=None, today=utcnow().date()
+        )
+
+
 def create_export_router() -> APIRouter:
     router = APIRouter(prefix="/miniapp/dashboard/export", tags=["dashboard"])
     epoch_query = Query(default=None, ge=1, lt=2**31)
@@ -105,10 +113,7 @@ def create_export_router() -> APIRouter:
     @router.get("/analytics.csv")
     async def analytics_csv(request: Request, who: CurrentManager) -> Response:
         """Messages and active members per day over the last 30 days."""
-        async with request.app.state.gateway.sessions() as db:
-            found = await analytics.collect(
-                session=db, chat_id=who.chat_id, epoch=None, today=utcnow().date()
-            )
+        found = await activity(request, who.chat_id)
         body = to_csv(
             ("day", "messages", "active_members"),
             ((d.day.isoformat(), d.messages, d.active_members) for d in found.days),
@@ -118,10 +123,7 @@ def create_export_router() -> APIRouter:
     @router.get("/retention.csv")
     async def retention_csv(request: Request, who: CurrentManager) -> Response:
         """Members of each join week, and how many of them wrote in each of their first weeks."""
-        async with request.app.state.gateway.sessions() as db:
-            found = await analytics.collect(
-                session=db, chat_id=who.chat_id, epoch=None, today=utcnow().date()
-            )
+        found = await activity(request, who.chat_id)
         body = to_csv(
             ("join_week", "members", *(f"week_{k}" for k in range(analytics.WEEKS))),
             ((c.week.isoformat(), c.size, *c.active) for c in found.cohorts),
