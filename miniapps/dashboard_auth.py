@@ -4,7 +4,8 @@
 Telegram (`getChatMember`, through the gateway's bot) whether the member administers the group
 the launch came from. Only then does it issue a token for the dashboard's own audience, bound to
 that group, which the members' API does not accept (nor the dashboard a member's token). Every
-dashboard call asks again, from a cache of a few seconds, so a demoted admin loses access soon.
+dashboard call asks again, from a cache of `ADMIN_TTL` seconds, so a demoted admin loses access
+soon.
 """
 
 from __future__ import annotations

@@ -36,7 +36,10 @@
     const type = response.headers.get("content-type") || "";
     if (type.startsWith("text/html")) return { ok: response.ok, html: await response.text() };
     const data = await response.json().catch(() => null);
-    const reason = (data && (data.reason || (data.detail && (data.detail.reason || JSON.stringify(data.detail))))) || response.status;
+    const detail = data && data.detail;
+    // FastAPI's own validation errors: one line per field, as the manager typed it.
+    const fields = Array.isArray(detail) ? detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ") : null;
+    const reason = (data && (data.reason || fields || (detail && detail.reason))) || response.status;
     throw new Error(response.status === 401 ? `Not signed in (${reason}): reopen the dashboard from the group.` : `Refused (${reason})`);
   }
 

@@ -112,6 +112,12 @@ async def test_manager_edits_rules_and_sees_charts(
         )
         assert await app.locator("img").count() == 0
         await page.screenshot(path=str(SCREENSHOTS / f"dashboard_analytics_{scheme}.png"))
+
+        await app.get_by_role("link", name="Epochs").click()
+        await expect(app.get_by_test_id("epoch")).to_have_count(1)
+        await expect(app.get_by_test_id("close-form")).to_be_visible()
+        await app.get_by_role("link", name="Review").click()
+        await expect(app.get_by_test_id("no-flags")).to_be_visible()
         assert problems == []
     finally:
         await context.close()
