@@ -28,6 +28,9 @@ from core.migrate import upgrade
 from core.settings import Settings, get_settings
 from miniapps.api import create_api_router, create_events_router
 from miniapps.claims import create_claims_router
+from miniapps.dashboard import create_dashboard_router
+from miniapps.dashboard_export import create_export_router
+from miniapps.dashboard_settle import create_settle_router
 from miniapps.deps import create_session_router
 from miniapps.funding import create_funding_router
 from miniapps.member import create_member_router
@@ -152,6 +155,9 @@ def create_app(
     app.include_router(create_session_router())
     app.include_router(create_api_router())
     app.include_router(create_events_router())
+    # Before the members' pages: their `/miniapp/{page}` would take `/miniapp/dashboard`.
+    for dashboard in (create_dashboard_router(), create_settle_router(), create_export_router()):
+        app.include_router(dashboard)
     app.include_router(create_member_router())
     app.include_router(create_claims_router())
     app.include_router(create_funding_router())

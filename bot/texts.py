@@ -391,6 +391,14 @@ def app_private() -> str:
     return _("Your points in all your groups, the leaderboards and your wallets:")
 
 
+def dashboard_button() -> str:
+    return _("Open the dashboard")
+
+
+def dashboard_group() -> str:
+    return _("The managers' dashboard of this group: rules, epochs, reviews and analytics.")
+
+
 def newapp_usage(max_name: int) -> str:
     return _("Send /newapp followed by your app's name (up to {max} characters).").format(
         max=max_name

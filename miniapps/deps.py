@@ -126,18 +126,24 @@ def refuse(status: int, reason: str) -> HTTPException:
     return HTTPException(status, detail={"reason": reason})
 
 
-async def current_member(
-    request: Request, issuer: Annotated[TokenIssuer, Depends(get_issuer)]
-) -> MemberIdentity:
+def bearer_claims(request: Request, issuer: TokenIssuer, *, audience: str) -> TokenClaims:
+    """The verified claims of the request's `Authorization: Bearer` token, or a 401."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise refuse(401, "missing_token")
     try:
-        claims = issuer.verify(token.strip(), audience=AUDIENCE)
+        claims = issuer.verify(token.strip(), audience=audience)
     except TokenError as exc:
         raise refuse(401, exc.reason) from exc
     if not claims.subject.isdigit():
         raise refuse(401, "malformed")
+    return claims
+
+
+async def current_member(
+    request: Request, issuer: Annotated[TokenIssuer, Depends(get_issuer)]
+) -> MemberIdentity:
+    claims = bearer_claims(request, issuer, audience=AUDIENCE)
     return MemberIdentity(int(claims.subject), claims.chat_id, claims)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import apps, engagement, epochs, group, manage, private, wallets
+from bot.handlers import apps, dashboard, engagement, epochs, group, manage, private, wallets
 
 
 def build_router() -> Router:
@@ -18,6 +18,7 @@ def build_router() -> Router:
     root.include_routers(
         wallets.create_router(),
         apps.create_router(),
+        dashboard.create_router(),
         private.create_router(),
         engagement.create_router(),
         manage.create_router(),

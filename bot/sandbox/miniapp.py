@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 # Direct links name a Mini App by the bot's username and the app's short name (BotFather).
 DIRECT_LINK = re.compile(r"https://t\.me/([A-Za-z0-9_]{4,32})/([A-Za-z0-9_]{3,30})(\?.*)?")
-# The one Mini App the sandbox bot has, as if registered with BotFather: its page on our gateway.
-DIRECT_APPS = {"app": "/miniapp/points"}
+# The sandbox bot's Mini Apps, as if registered with BotFather: their pages on our gateway.
+DIRECT_APPS = {"app": "/miniapp/points", "dashboard": "/miniapp/dashboard"}
 START_PARAM = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
