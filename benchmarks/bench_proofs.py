@@ -4,7 +4,8 @@ Setup (untimed): a SQLite database holding one published settlement of 1M EVM cl
 and the tree's nodes, written the way `settle_service.close` writes them). A gateway-like app
 (the claims router only) is served by uvicorn in its own process; this process sends
 `GET /v1/claims/{chat}/{epoch}/proof/{address}` for random claimants on a fixed schedule
-(open loop: a late answer does not delay the next request) and records each latency.
+(open loop: a late answer does not delay the next request) and records each latency from the
+time its request was due, so a late sender counts against the figure rather than hiding it.
 """
 
 from __future__ import annotations
@@ -100,30 +101,34 @@ async def _load(base: str) -> tuple[list[float], int]:
     errors = 0
     rng = random.Random(7)
     async with aiohttp.ClientSession() as http:
-        for _ in range(50):  # warm up until it answers
+        deadline = time.monotonic() + 120  # a busy machine starts the server slowly
+        while True:
             try:
                 async with http.get(f"{base}/healthz"):
                     break
             except aiohttp.ClientError:
+                if time.monotonic() > deadline:
+                    raise
                 await asyncio.sleep(0.2)
 
-        async def one(address: str) -> None:
+        async def one(address: str, scheduled: float) -> None:
             nonlocal errors
-            started = time.perf_counter()
             async with http.get(f"{base}/v1/claims/{CHAT}/1/proof/{address}") as answer:
                 await answer.read()
                 if answer.status != 200:
                     errors += 1
-            latencies.append(time.perf_counter() - started)
+            latencies.append(time.perf_counter() - scheduled)
 
-        await one(_address(1))  # loads the nodes into the server's cache
+        await one(_address(1), time.perf_counter())  # loads the nodes into the server's cache
         latencies.clear()
         tasks, begin = [], time.perf_counter()
         for n in range(RATE * SECONDS):
-            delay = begin + n / RATE - time.perf_counter()
+            scheduled = begin + n / RATE
+            delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(_address(rng.randrange(1, LEAVES + 1)))))
+            address = _address(rng.randrange(1, LEAVES + 1))
+            tasks.append(asyncio.create_task(one(address, scheduled)))
         await asyncio.gather(*tasks)
     return latencies, errors
 
@@ -150,5 +155,5 @@ def collect() -> list[Row]:
     notes = [f"{len(ordered)} requests at {RATE}/s over {SECONDS} s, {errors} errors, SQLite"]
     return [
         Row("proof lookup p50, 1M leaves", "ms", [p50], higher_is_better=False, notes=notes),
-        Row("proof lookup p99, 1M leaves", "ms", [p99], higher_is_better=False, target="< 50"),
+        Row("proof lookup p99, 1M leaves", "ms", [p99], higher_is_better=False, target="< 20 ms"),
     ]
