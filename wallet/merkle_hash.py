@@ -132,7 +132,9 @@ def _backend() -> _ArenaKeccak | None:
         spec = importlib.util.find_spec("Crypto.Hash._keccak")
         if spec is None or spec.origin is None:
             return None
-        backend = _ArenaKeccak(ctypes.CDLL(spec.origin).keccak_absorb)
+        # PyDLL keeps the GIL: a permutation is shorter than releasing and taking it back, and
+        # with other threads running, taking it back can wait a whole switch interval.
+        backend = _ArenaKeccak(ctypes.PyDLL(spec.origin).keccak_absorb)
         for message, digest in _KNOWN_ANSWERS.items():
             got = backend.hash_fixed([message] * 3, len(message))
             if any(d.hex() != digest for d in got):

@@ -1,16 +1,19 @@
 """Proof lookups of published settlements at request rates: one indexed query per claim.
 
-A lookup reads the claim row of an account with one query on the driver's connection (asyncpg
-keeps the statement prepared; aiosqlite runs it in one call to its thread), without a session or
-ORM objects, and reads the proof from the tree's nodes, kept in memory per root after the first
-lookup.
+A lookup reads the claim row of an account with one indexed query (asyncpg keeps the statement
+prepared; SQLite is read in place), without a session or ORM objects, and reads the proof from
+the tree's nodes, kept in memory per root after the first lookup.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import urllib.parse
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -38,21 +41,51 @@ class ClaimRow:
     tree_index: int
 
 
+_sqlite_readers: weakref.WeakKeyDictionary[AsyncEngine, sqlite3.Connection] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sqlite_reader(engine: AsyncEngine) -> sqlite3.Connection | None:
+    """A read-only connection to the engine's SQLite file, or None for an in-memory database.
+
+    An indexed point read takes microseconds, less than handing it to aiosqlite's thread and
+    back (twice, with the rollback when the connection returns to the pool), so lookups run in
+    place. In WAL mode a reader never waits for the writer; outside a transaction, each query
+    sees the latest commit.
+    """
+    reader = _sqlite_readers.get(engine)
+    if reader is None:
+        path = engine.url.database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return None
+        uri = f"file:{urllib.parse.quote(str(Path(path).resolve()))}?mode=ro"
+        reader = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        reader.execute("PRAGMA busy_timeout = 2000")
+        _sqlite_readers[engine] = reader
+    return reader
+
+
 async def claim_row(
     engine: AsyncEngine, settlement_id: int, chain: str, account: str
 ) -> ClaimRow | None:
     """The claim row of `account` (as stored: EIP-55 or base58), or None.
 
-    The query runs on the driver's own connection, checked out of the engine's pool only for
-    it: no session, no transaction, no ORM objects.
+    One indexed query, without a session, a transaction or ORM objects: on SQLite through
+    `_sqlite_reader`, on PostgreSQL on the driver's connection, checked out of the pool for it.
     """
-    async with engine.connect() as conn:
-        driver: Any = (await conn.get_raw_connection()).driver_connection
-        if engine.dialect.name == "postgresql":
-            found = await driver.fetchrow(_POSTGRES_ROW, settlement_id, chain, account)
-        else:
-            rows = await driver.execute_fetchall(_SQLITE_ROW, (settlement_id, chain, account))
-            found = rows[0] if rows else None
+    params = (settlement_id, chain, account)
+    reader = _sqlite_reader(engine) if engine.dialect.name == "sqlite" else None
+    if reader is not None:
+        found = reader.execute(_SQLITE_ROW, params).fetchone()
+    else:
+        async with engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            if engine.dialect.name == "postgresql":
+                found = await driver.fetchrow(_POSTGRES_ROW, *params)
+            else:
+                rows = await driver.execute_fetchall(_SQLITE_ROW, params)
+                found = rows[0] if rows else None
     if found is None:
         return None
     index, stored, amount, tree_index = found

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
-from core.db import transaction
+from core.db import create_engine, session_factory, transaction
+from core.migrate import upgrade
+from core.models_claims import SettlementRow
 from engagement import settle_service
 from tests.engagement.test_settlement_store import CHAT, SOL, Sessions, close, evm, seed, sessions
 from wallet import settlement_store as store
 from wallet.merkle import StandardMerkleTree
 from wallet.merkle_core import process_proof
-from wallet.settlement_proofs import NodeCache, claim_calldata
+from wallet.settlement_proofs import ClaimRow, NodeCache, claim_calldata, claim_row
 
 __all__ = ["sessions"]  # the fixture, parametrized over SQLite and PostgreSQL
 
@@ -81,3 +84,24 @@ async def test_node_cache_keeps_the_most_recent_trees() -> None:
     assert loads == ["a", "b", "c", "b"]
     assert await cache.get("none", loader("none")) is None
     assert await cache.get("a", loader("a")) == b"a" and loads[-1] == "none"
+
+
+async def test_sqlite_lookups_see_rows_committed_after_the_first(sqlite_url: str) -> None:
+    await asyncio.to_thread(upgrade, sqlite_url)
+    engine = create_engine(sqlite_url)
+    try:
+        sessions = session_factory(engine)
+        record = await _published(sessions)
+        assert await claim_row(engine, record.id or 0, "evm", evm(1)) is not None
+        assert await claim_row(engine, record.id or 0, "evm", evm(77)) is None
+        async with transaction(sessions) as session:
+            session.add(
+                SettlementRow(
+                    settlement_id=record.id or 0, chain="evm", index=99, member_id=77,
+                    account=evm(77), amount="5", tree_index=3,
+                )
+            )  # fmt: skip
+        row = await claim_row(engine, record.id or 0, "evm", evm(77))
+        assert row == ClaimRow("evm", 99, evm(77), "5", 3)
+    finally:
+        await engine.dispose()
