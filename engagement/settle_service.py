@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -193,6 +193,7 @@ async def close(
 
 
 _ROW_COLUMNS = ("settlement_id", "chain", "index", "member_id", "account", "amount", "tree_index")
+_SQLITE_BULK_CACHE_KIB = -262144  # 256 MiB at most, taken only as the insert needs it
 _SQLITE_INSERT_ROWS = (
     'INSERT INTO claims_rows (settlement_id, chain, "index", member_id, account, amount, '
     "tree_index) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -208,9 +209,20 @@ async def store_rows(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None
     conn = await session.connection()
     driver: Any = (await conn.get_raw_connection()).driver_connection
     if conn.dialect.name == "postgresql":
+        if not driver.is_in_transaction():
+            # SQLAlchemy opens asyncpg's transaction at the first statement; without one, the
+            # COPY would commit on its own and survive a rollback of the caller's work.
+            await conn.execute(text("SELECT 1"))
         await driver.copy_records_to_table("claims_rows", records=rows, columns=_ROW_COLUMNS)
     else:
-        await driver.executemany(_SQLITE_INSERT_ROWS, rows)
+        # The account index takes rows in random order: with SQLite's default 2 MB page cache,
+        # most inserts would read and write back an evicted page.
+        (previous,) = await (await driver.execute("PRAGMA cache_size")).fetchone()
+        await driver.execute(f"PRAGMA cache_size = {_SQLITE_BULK_CACHE_KIB}")
+        try:
+            await driver.executemany(_SQLITE_INSERT_ROWS, rows)
+        finally:
+            await driver.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
 async def _store(
