@@ -8,12 +8,10 @@ the tree's nodes, kept in memory per root after the first lookup.
 from __future__ import annotations
 
 import sqlite3
-import urllib.parse
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -47,7 +45,7 @@ _sqlite_readers: weakref.WeakKeyDictionary[AsyncEngine, sqlite3.Connection] = (
 
 
 def _sqlite_reader(engine: AsyncEngine) -> sqlite3.Connection | None:
-    """A read-only connection to the engine's SQLite file, or None for an in-memory database.
+    """A connection of our own to the engine's SQLite file, or None for an in-memory database.
 
     An indexed point read takes microseconds, less than handing it to aiosqlite's thread and
     back (twice, with the rollback when the connection returns to the pool), so lookups run in
@@ -59,8 +57,9 @@ def _sqlite_reader(engine: AsyncEngine) -> sqlite3.Connection | None:
         path = engine.url.database
         if not path or path == ":memory:" or path.startswith("file:"):
             return None
-        uri = f"file:{urllib.parse.quote(str(Path(path).resolve()))}?mode=ro"
-        reader = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        # Autocommit, and only ever used for reads (a read-only open could fail on a WAL file
+        # whose shared-memory file is not there yet).
+        reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         reader.execute("PRAGMA busy_timeout = 2000")
         _sqlite_readers[engine] = reader
     return reader
