@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,7 +38,6 @@ from engagement.settlement import (
 )
 
 Step = Callable[[str], None]
-_BATCH = 5000
 JSON_TYPE, JSONL_TYPE = "application/json", "application/x-ndjson"
 
 
@@ -232,24 +231,48 @@ async def preview(
     return _settle(scores, params, wallets=wallets, excluded=excluded, prefer=prefer, export=export)
 
 
+_ROW_COLUMNS = ("settlement_id", "chain", "index", "member_id", "account", "amount", "tree_index")
+_SQLITE_BULK_CACHE_KIB = -262144  # 256 MiB at most, taken only as the insert needs it
+_SQLITE_INSERT_ROWS = (
+    'INSERT INTO claims_rows (settlement_id, chain, "index", member_id, account, amount, '
+    "tree_index) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+async def store_rows(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+    """Inserts claim rows (tuples in `_ROW_COLUMNS` order) in the session's transaction.
+
+    A million rows are one COPY on PostgreSQL and one `executemany` on SQLite, on the driver's
+    connection: building a parameter dict and an ORM insert per row costs more than the tree.
+    """
+    conn = await session.connection()
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    if conn.dialect.name == "postgresql":
+        if not driver.is_in_transaction():
+            # SQLAlchemy opens asyncpg's transaction at the first statement; without one, the
+            # COPY would commit on its own and survive a rollback of the caller's work.
+            await conn.execute(text("SELECT 1"))
+        await driver.copy_records_to_table("claims_rows", records=rows, columns=_ROW_COLUMNS)
+    else:
+        # The account index takes rows in random order: with SQLite's default 2 MB page cache,
+        # most inserts would read and write back an evicted page.
+        (previous,) = await (await driver.execute("PRAGMA cache_size")).fetchone()
+        await driver.execute(f"PRAGMA cache_size = {_SQLITE_BULK_CACHE_KIB}")
+        try:
+            await driver.executemany(_SQLITE_INSERT_ROWS, rows)
+        finally:
+            await driver.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
 async def _store(
     session: AsyncSession, settlement_id: int, result: Settlement, files: list[dict[str, Any]]
 ) -> None:
     rows = [
-        {
-            "settlement_id": settlement_id,
-            "chain": r.chain,
-            "index": r.index,
-            "member_id": r.member_id,
-            "account": r.account,
-            "amount": str(r.amount),
-            "tree_index": r.tree_index,
-        }
+        (settlement_id, r.chain, r.index, r.member_id, r.account, str(r.amount), r.tree_index)
         for tree in result.trees.values()
         for r in tree.rows
     ]
-    for start in range(0, len(rows), _BATCH):
-        await session.exec(insert(SettlementRow), params=rows[start : start + _BATCH])  # type: ignore[call-overload]
+    await store_rows(session, rows)
     if files:
         params = [{"settlement_id": settlement_id, **f} for f in files]
         await session.exec(insert(Artefact), params=params)  # type: ignore[call-overload]

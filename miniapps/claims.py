@@ -11,8 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from eth_abi import encode
-from eth_utils import keccak
+import orjson
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -22,6 +21,7 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from core.models_claims import Settlement
 from engagement import settle_service
 from wallet import settlement_store as store
+from wallet.settlement_proofs import claim_calldata
 from wallet.solana_claims import AllowanceTooSmall, AlreadyClaimed, ClaimError
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -36,7 +36,6 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
-CLAIM_SELECTOR = keccak(text="claim(uint256,address,uint256,bytes32[])")[:4]
 
 SolanaPayoutFactory = Callable[[Any, Settlement], store.SolanaPayout | None]
 EvmClientFactory = Callable[[Any, Settlement], AsyncWeb3 | None]
@@ -59,15 +58,6 @@ class PrepareIn(BaseModel):
 class ConfirmIn(BaseModel):
     account: str = Field(min_length=32, max_length=64)
     tx_hash: str = Field(min_length=32, max_length=128)
-
-
-def claim_calldata(index: int, account: str, amount: int, proof: list[str]) -> str:
-    """The ABI-encoded `claim(index, account, amount, proof)` call, `0x` hex."""
-    args = encode(
-        ["uint256", "address", "uint256", "bytes32[]"],
-        [index, account, amount, [bytes.fromhex(p[2:]) for p in proof]],
-    )
-    return "0x" + (CLAIM_SELECTOR + args).hex()
 
 
 def default_evm_client(gateway: Any, record: Settlement) -> AsyncWeb3 | None:
@@ -160,17 +150,19 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
     @router.get("/v1/claims/{chat_id}/{epoch}/proof/{address}")
     async def proof(request: Request, chat_id: int, epoch: int, address: str) -> Response:
         """The claim of one address: index, amount, proof, root, and the EVM call to send."""
-        async with request.app.state.gateway.sessions() as session:
-            try:
-                record = published.get((chat_id, epoch))
-                if record is None:
+        sessions = request.app.state.gateway.sessions
+        try:
+            record = published.get((chat_id, epoch))
+            if record is None:
+                async with sessions() as session:
                     record = await store.published(session=session, chat_id=chat_id, number=epoch)
-                    # A published settlement never changes: keep it for later lookups.
-                    published[chat_id, epoch] = record
-                row = await store.row_of(session=session, record=record, account=address)
-                nodes = await store.proof(session=session, record=record, row=row)
-            except store.ClaimLookupError as error:
-                return refuse(404, error)
+                # A published settlement never changes: keep it for later lookups.
+                published[chat_id, epoch] = record
+            row, nodes = await store.published_proof(
+                sessions=sessions, record=record, account=address
+            )
+        except store.ClaimLookupError as error:
+            return refuse(404, error)
         body: dict[str, Any] = {
             "chain": row.chain,
             "index": row.index,
@@ -183,7 +175,7 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
             body["distributor"] = record.distributor
             body["chain_id"] = record.chain_id
             body["calldata"] = claim_calldata(row.index, row.account, int(row.amount), nodes)
-        return JSONResponse(body, headers=HEADERS)
+        return Response(orjson.dumps(body), media_type="application/json", headers=HEADERS)
 
     @router.post("/v1/claims/{chat_id}/{epoch}/solana/prepare")
     async def prepare(request: Request, chat_id: int, epoch: int, body: PrepareIn) -> Response:

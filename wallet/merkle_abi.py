@@ -14,10 +14,17 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
 from typing import Any
 
-from wallet.merkle_hash import Progress, hash_fixed, in_halves, keccak256, keccak256_many
+from wallet.merkle_hash import (
+    Progress,
+    double_hash_rows,
+    in_halves,
+    keccak256,
+    keccak256_many,
+)
 
 EVM_CLAIM_ENCODING = ("uint256", "address", "uint256")
 SOLANA_CLAIM_ENCODING = ("uint256", "bytes32", "uint256")
@@ -215,17 +222,19 @@ def claim_leaf_hashes(
         parts = []
         for start in range(first, stop, _LEAF_CHUNK):
             end = min(start + _LEAF_CHUNK, stop)
-            rows = zip(indexes[start:end], accounts[start:end], amounts[start:end], strict=True)
-            preimages = [
-                i.to_bytes(32, "big") + (a if len(a) == 32 else _ZERO12 + a) + m.to_bytes(32, "big")
-                for i, a, m in rows
-            ]
-            parts.append(b"".join(hash_fixed(hash_fixed(preimages, 96), 32)))
+            words: list[Iterable[bytes]] = [map(int.to_bytes, indexes[start:end], repeat(32))]
+            words += [repeat(_ZERO12)] if width == 20 else []
+            words += [accounts[start:end], map(int.to_bytes, amounts[start:end], repeat(32))]
+            parts.append(double_hash_rows(words, end - start, 96))
             if progress is not None:  # a forked child's calls go nowhere
-                progress(len(preimages))
-                reported.append(len(preimages))
+                progress(end - start)
+                reported.append(end - start)
         return b"".join(parts)
 
+    widths = set(map(len, accounts))
+    if len(widths) > 1 or not widths <= {20, 32}:
+        raise ValueError("accounts must all be 20-byte addresses or all 32-byte owners")
+    width = widths.pop() if widths else 20
     # Both rounds of a row run in the same process, so a split shares all of the work.
     reported: list[int] = []
     data = in_halves(leaf_bytes, len(indexes))

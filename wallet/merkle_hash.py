@@ -21,8 +21,9 @@ import os
 import struct
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from itertools import repeat
+from collections.abc import Callable, Iterable, Sequence
+from itertools import chain, islice, repeat
+from operator import itemgetter
 from typing import Any
 
 _RATE = 136  # Keccak-256 absorbs 136-byte blocks
@@ -44,6 +45,8 @@ _CASE = bytes(
     ord(chr(b - 0x80).upper()) if b >= 0x80 and chr(b - 0x80) in "abcdef" else b % 0x80
     for b in range(256)
 )
+
+_first = itemgetter(0)
 
 PARALLEL_MIN = 16384  # batches at least this large are shared with a forked child
 
@@ -132,7 +135,9 @@ def _backend() -> _ArenaKeccak | None:
         spec = importlib.util.find_spec("Crypto.Hash._keccak")
         if spec is None or spec.origin is None:
             return None
-        backend = _ArenaKeccak(ctypes.CDLL(spec.origin).keccak_absorb)
+        # PyDLL keeps the GIL: a permutation is shorter than releasing and taking it back, and
+        # with other threads running, taking it back can wait a whole switch interval.
+        backend = _ArenaKeccak(ctypes.PyDLL(spec.origin).keccak_absorb)
         for message, digest in _KNOWN_ANSWERS.items():
             got = backend.hash_fixed([message] * 3, len(message))
             if any(d.hex() != digest for d in got):
@@ -224,6 +229,38 @@ def hash_fixed(messages: Sequence[bytes], length: int) -> list[bytes]:
         len(messages),
     )
     return [digests[i : i + 32] for i in range(0, len(digests), 32)]
+
+
+def double_hash_rows(columns: Sequence[Iterable[bytes]], count: int, length: int) -> bytes:
+    """`keccak256(keccak256(row))` of `count` rows of `length` bytes, digests concatenated.
+
+    Row `i` is the concatenation of item `i` of each column (callers guarantee `length`). The
+    arena images are joined straight from the columns, and the first digests go into the second
+    round without a Python object per row.
+
+    Args:
+        columns: Iterables of byte strings, each with at least `count` items.
+        count: The number of rows.
+        length: The length of every row.
+
+    Returns:
+        `32 * count` bytes.
+    """
+    # Columns may be endless (`repeat`): `count` bounds every zip here.
+    backend = _backend() if length < _RATE else None
+    if backend is None:
+        width, pieces = len(columns), chain.from_iterable(zip(*columns, strict=False))
+        rows = (b"".join(islice(pieces, width)) for _ in range(count))
+        return b"".join(keccak256(keccak256(row)) for row in rows)
+    first, second = backend.separator(length), backend.separator(32)
+    rows_and_separators = chain.from_iterable(zip(*columns, repeat(first), strict=False))
+    digests = []
+    for start in range(0, count, _CHUNK):
+        size = min(count - start, _CHUNK) * (len(columns) + 1)
+        states = backend.permute(b"".join(islice(rows_and_separators, size)))
+        image = second.join(map(_first, _DIGEST.iter_unpack(states))) + second
+        digests.append(b"".join(map(_first, _DIGEST.iter_unpack(backend.permute(image)))))
+    return b"".join(digests)
 
 
 def keccak256_many(messages: Sequence[bytes]) -> list[bytes]:

@@ -8,7 +8,8 @@ the old blockhash) only once it has expired, when it can no longer land.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from solders.hash import Hash
@@ -17,6 +18,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from web3 import AsyncWeb3
@@ -28,10 +30,10 @@ from engagement.settlement import proof_from_nodes
 from wallet.chains.solana import SolanaChainIO, prepare_claim
 from wallet.distributor import is_claimed
 from wallet.merkle_hash import checksum_addresses
+from wallet.settlement_proofs import ClaimRow, NodeCache, claim_row
 from wallet.solana_claims import AlreadyClaimed, ClaimNotConfirmed, claim_memo, to_wire
 
-_NODES: OrderedDict[str, bytes] = OrderedDict()  # root -> nodes; a root names its tree
-_NODES_KEPT = 4
+NODES = NodeCache()  # the nodes of recently used trees, by root
 
 
 class ClaimLookupError(LookupError):
@@ -114,25 +116,52 @@ async def row_of(*, session: AsyncSession, record: SettlementRecord, account: st
 async def proof(
     *, session: AsyncSession, record: SettlementRecord, row: SettlementRow
 ) -> list[str]:
-    """The Merkle proof of `row`, read from the settlement's stored nodes.
+    """The Merkle proof of `row`, read from the settlement's stored nodes (kept in `NODES`)."""
 
-    The nodes of the few most recently used trees are kept in memory, keyed by root: a root
-    fixes its tree, so the cache can never serve another settlement's nodes.
-    """
-    root = record.evm_root if row.chain == "evm" else record.solana_root
+    @asynccontextmanager
+    async def same_session() -> AsyncIterator[AsyncSession]:
+        yield session
+
+    return await _proof(same_session, record, row.chain, row.tree_index)
+
+
+async def _proof(
+    sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    record: SettlementRecord,
+    chain: str,
+    tree_index: int,
+) -> list[str]:
+    root = record.evm_root if chain == "evm" else record.solana_root
     if root is None:
-        raise ClaimLookupError(f"epoch {record.epoch_number} has no {row.chain} tree")
-    nodes = _NODES.get(root)
+        raise ClaimLookupError(f"epoch {record.epoch_number} has no {chain} tree")
+    name = f"{chain}/nodes.bin"
+
+    async def load() -> bytes | None:  # only when the tree's nodes are not in memory
+        async with sessions() as session:
+            found = await session.get(Artefact, (record.id, name))
+        return None if found is None else found.body
+
+    nodes = await NODES.get(root, load)
     if nodes is None:
-        name = f"{row.chain}/nodes.bin"
-        found = await session.get(Artefact, (record.id, name))
-        if found is None:
-            raise ClaimLookupError(f"epoch {record.epoch_number} has no {name}")
-        nodes = _NODES[root] = found.body
-        while len(_NODES) > _NODES_KEPT:
-            _NODES.popitem(last=False)
-    _NODES.move_to_end(root)
-    return proof_from_nodes(nodes, row.tree_index)
+        raise ClaimLookupError(f"epoch {record.epoch_number} has no {name}")
+    return proof_from_nodes(nodes, tree_index)
+
+
+async def published_proof(
+    *, sessions: async_sessionmaker[AsyncSession], record: SettlementRecord, account: str
+) -> tuple[ClaimRow, list[str]]:
+    """The claim row of `account` in a published settlement and its proof: one indexed query.
+
+    A session is opened only when a tree's nodes are not in memory yet.
+
+    Raises:
+        ClaimLookupError: `account` is no address, or has nothing to claim.
+    """
+    chain, key = normalise(account)
+    row = await claim_row(sessions.kw["bind"], record.id or 0, chain, key)
+    if row is None:
+        raise ClaimLookupError(f"{account} has no claim in epoch {record.epoch_number}")
+    return row, await _proof(sessions, record, chain, row.tree_index)
 
 
 async def _claim(session: AsyncSession, record: SettlementRecord, row: SettlementRow) -> Claim:

@@ -345,3 +345,16 @@ def test_solana_schema_proofs_verify(rows: list[tuple[bytes, int]]) -> None:
     assert reloaded.root == tree.root
     for i in range(len(values)):
         assert reloaded.verify(i, tree.get_proof(i))
+
+
+def test_double_hash_rows_joins_columns(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(merkle_hash, "_CHUNK", 7)  # several arena chunks
+    rows = [bytes([i]) * 40 + i.to_bytes(56, "big") for i in range(30)]
+    columns = [[r[:40] for r in rows], [r[40:] for r in rows]]
+    expected = b"".join(keccak256(keccak256(r)) for r in rows)
+    assert merkle_hash.double_hash_rows(columns, 30, 96) == expected
+
+
+def test_claim_leaf_hashes_refuse_mixed_account_widths() -> None:
+    with pytest.raises(ValueError, match="all be 20-byte addresses"):
+        claim_leaf_hashes([0, 1], [bytes(20), bytes(32)], [1, 1])

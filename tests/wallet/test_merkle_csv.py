@@ -15,7 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from bot.cli import app as townsquare
 from bot.cli_merkle import merkle_app
+from bot.merkle_build import BuildArgs, parse_build
 from wallet.merkle import EVM_CLAIM_ENCODING, SOLANA_CLAIM_ENCODING, StandardMerkleTree
 from wallet.merkle_claims import hex_amount, write_claims, write_dump
 from wallet.merkle_csv import (
@@ -259,3 +261,62 @@ def test_module_runs_as_a_process(allocations_csv: Path, tmp_path: Path) -> None
         check=True,
     )
     assert done.stdout.strip() == StandardMerkleTree.load(json.loads(dump.read_text())).root
+
+
+def test_townsquare_builds_without_typer(allocations_csv: Path, tmp_path: Path) -> None:
+    dump, claims = tmp_path / "dump.json", tmp_path / "claims.json"
+    code = (
+        "import sys; from bot.cli import app\n"
+        "try:\n    app()\nexcept SystemExit as exit:\n"
+        "    print('typer' in sys.modules, exit.code)"
+    )
+    args = ["merkle", "build", str(allocations_csv), f"--out={dump}", "--claims", str(claims)]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    root, verdict = done.stdout.splitlines()
+    assert verdict == "False 0"
+    assert root == StandardMerkleTree.load(json.loads(dump.read_text())).root
+    assert json.loads(claims.read_text())["merkleRoot"] == root
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["rows.csv"],
+        ["rows.csv", "--out"],
+        ["rows.csv", "--out", "d.json", "--chain", "tron"],
+        ["rows.csv", "other.csv", "--out", "d.json"],
+        ["rows.csv", "--out", "d.json", "--out", "e.json"],
+        ["rows.csv", "--out", "d.json", "--verbose"],
+    ],
+)
+def test_unusual_command_lines_go_to_typer(args: list[str]) -> None:
+    assert parse_build(args) is None
+
+
+def test_plain_command_lines_parse() -> None:
+    got = parse_build(["--no-progress", "--chain=solana", "--out", "d.json", "--", "-rows.csv"])
+    assert got == BuildArgs(Path("-rows.csv"), Path("d.json"), chain="solana", progress=False)
+
+
+def test_townsquare_app_still_serves_typer_runner(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        townsquare, ["merkle", "build", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "d")]
+    )
+    assert result.exit_code == 2
+    assert "cannot read" in result.stderr
+    assert "Usage" in CliRunner().invoke(townsquare, ["--help"]).output
+
+
+def test_cli_unwritable_out_exits_2(allocations_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "missing" / "d.json"
+    result = CliRunner().invoke(merkle_app, ["build", str(allocations_csv), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "cannot write" in result.stderr
