@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from eth_abi import encode
 from eth_utils import keccak
@@ -17,12 +17,14 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
-from web3 import AsyncHTTPProvider, AsyncWeb3
 
 from core.models_claims import Settlement
 from engagement import settle_service
 from wallet import settlement_store as store
 from wallet.solana_claims import AllowanceTooSmall, AlreadyClaimed, ClaimError
+
+if TYPE_CHECKING:
+    from web3 import AsyncWeb3
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 STATIC = {"claim.js": "text/javascript", "claim.css": "text/css"}
@@ -39,7 +41,7 @@ HEADERS = {
 CLAIM_SELECTOR = keccak(text="claim(uint256,address,uint256,bytes32[])")[:4]
 
 SolanaPayoutFactory = Callable[[Any, Settlement], store.SolanaPayout | None]
-EvmClientFactory = Callable[[Any, Settlement], AsyncWeb3 | None]
+EvmClientFactory = Callable[[Any, Settlement], "AsyncWeb3 | None"]
 
 
 class PrepareIn(BaseModel):
@@ -62,7 +64,11 @@ def claim_calldata(index: int, account: str, amount: int, proof: list[str]) -> s
 
 def default_evm_client(gateway: Any, record: Settlement) -> AsyncWeb3 | None:
     url = gateway.settings.evm_rpc_urls.get(record.chain_id or "")
-    return AsyncWeb3(AsyncHTTPProvider(url)) if url else None
+    if not url:
+        return None
+    from web3 import AsyncHTTPProvider, AsyncWeb3  # heavy: imported on first use, not at start-up
+
+    return AsyncWeb3(AsyncHTTPProvider(url))
 
 
 def _refuse(status: int, error: Exception | str) -> JSONResponse:
