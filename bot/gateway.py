@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from aiogram import Bot, Dispatcher, Router
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -19,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import deferred_types
 from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
 from bot.handlers.wallets import link_notifier
 from bot.webhook import create_webhook_router
@@ -47,33 +47,51 @@ class Gateway:
     sandbox: Any = None
     sandbox_engine: AsyncEngine | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    # True from start-up until the Bot API has our webhook: until then no update reaches us.
+    awaiting_webhook: bool = False
 
 
-async def wait_until_serving(base_url: str, *, timeout: float = 30.0) -> None:
-    """Polls `/healthz` until the gateway's own HTTP server answers."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    async with httpx.AsyncClient() as client:
-        while True:
-            try:
-                if (await client.get(f"{base_url}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if asyncio.get_running_loop().time() > deadline:
-                msg = f"gateway at {base_url} did not come up within {timeout}s"
-                raise TimeoutError(msg)
-            await asyncio.sleep(0.05)
+async def wait_until_serving(host: str, port: int, *, timeout: float = 30.0) -> None:
+    """Waits until the gateway's own HTTP server accepts connections.
+
+    A bare TCP connection: an HTTP client would first build a TLS context that it never uses
+    here, and that costs start-up time.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            if loop.time() > deadline:
+                msg = f"gateway at {host}:{port} did not come up within {timeout}s"
+                raise TimeoutError(msg) from None
+            await asyncio.sleep(0.02)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
 
 
 async def register_webhook(gateway: Gateway) -> None:
-    """Points the Bot API at our webhook once our HTTP server is up (the sandbox or Telegram)."""
+    """Points the Bot API at our webhook once our HTTP server is up (the sandbox or Telegram),
+    trying again until it succeeds; `/healthz` answers 503 until then."""
     settings = gateway.settings
-    await wait_until_serving(f"http://{settings.host}:{settings.port}")
-    await gateway.bot.set_webhook(
-        url=f"{settings.base_url}/telegram/webhook",
-        secret_token=settings.webhook_secret.get_secret_value(),
-        allowed_updates=allowed_updates(gateway.dp),
-    )
+    await wait_until_serving(settings.host, settings.port)
+    delay = 0.5
+    while True:
+        try:
+            await gateway.bot.set_webhook(
+                url=f"{settings.base_url}/telegram/webhook",
+                secret_token=settings.webhook_secret.get_secret_value(),
+                allowed_updates=allowed_updates(gateway.dp),
+            )
+            break
+        except Exception as exc:
+            log.warning("webhook registration failed, trying again in %.1fs: %s", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+    gateway.awaiting_webhook = False
     log.info("webhook registered at %s/telegram/webhook", settings.base_url)
 
 
@@ -102,12 +120,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Before the first request: the first update then costs what every other one does.
+        deferred_types.warm()
         if gateway.sandbox_engine is not None:
             await asyncio.to_thread(upgrade, str(gateway.sandbox_engine.url))
         if gateway.sandbox is not None:
             await gateway.sandbox.ensure_bot(settings.bot_token.get_secret_value())
             await gateway.sandbox.start()
         if register and (settings.public_url or settings.is_sandbox):
+            gateway.awaiting_webhook = True
             gateway.tasks.append(asyncio.create_task(register_webhook(gateway)))
         try:
             yield
@@ -128,6 +149,9 @@ def create_app(
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
     async def healthz() -> JSONResponse:
+        if gateway.awaiting_webhook:
+            body = {"status": "starting", "webhook": "not registered yet"}
+            return JSONResponse(body, 503, headers={"Retry-After": "1"})
         try:
             async with gateway.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
