@@ -43,7 +43,7 @@ def _serve(settings: Settings) -> None:
     from bot.gateway import create_app
 
     _logging(settings)
-    application = create_app(settings)
+    application = create_app(settings, migrate_sandbox=False)
     prepare.finish(migrations)
     config = uvicorn.Config(
         application,

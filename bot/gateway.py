@@ -23,7 +23,6 @@ from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
 from bot.handlers.wallets import link_notifier
 from bot.webhook import create_webhook_router
 from core.db import create_engine, session_factory
-from core.migrate import upgrade
 from core.settings import Settings, get_settings
 from miniapps.api import create_api_router, create_events_router
 from miniapps.claims import create_claims_router
@@ -112,9 +111,15 @@ def build_gateway(settings: Settings, *, router: Router | None = None) -> Gatewa
 
 
 def create_app(
-    settings: Settings | None = None, *, register: bool = True, router: Router | None = None
+    settings: Settings | None = None,
+    *,
+    register: bool = True,
+    router: Router | None = None,
+    migrate_sandbox: bool = True,
 ) -> FastAPI:
-    """The gateway app. `register=False` leaves the webhook registration to the caller."""
+    """The gateway app. `register=False` leaves the webhook registration to the caller;
+    `migrate_sandbox=False` says the sandbox's database is migrated already (`bot.prepare`).
+    """
     settings = settings or get_settings()
     gateway = build_gateway(settings, router=router)
 
@@ -122,7 +127,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Before the first request: the first update then costs what every other one does.
         deferred_types.warm()
-        if gateway.sandbox_engine is not None:
+        if gateway.sandbox_engine is not None and migrate_sandbox:
+            from core.migrate import upgrade  # Alembic: only when there is work for it
+
             await asyncio.to_thread(upgrade, str(gateway.sandbox_engine.url))
         if gateway.sandbox is not None:
             await gateway.sandbox.ensure_bot(settings.bot_token.get_secret_value())
