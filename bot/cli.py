@@ -37,7 +37,7 @@ def _serve(settings: Settings) -> None:
     from bot import prepare
 
     # Migrations run in a child process, on another core, while this one imports the gateway.
-    migrations = prepare.start()
+    migrations = prepare.start(settings)
     import uvicorn
 
     from bot.gateway import create_app

@@ -1,9 +1,9 @@
 """`python -m bot.prepare`: migrates the gateway's databases to the newest revision.
 
 `townsquare sandbox` and `townsquare run` start this as a child process first thing, so that
-the migrations run on another core while the gateway process imports its code. Settings come
-from the same environment as the parent's; the sandbox's own database is included in sandbox
-mode.
+the migrations run on another core while the gateway process imports its code. The child only
+imports Alembic and the models; the parent names the databases on its standard input, one URL
+a line (not as arguments, which any local user can read, and a URL may carry a password).
 """
 
 from __future__ import annotations
@@ -26,9 +26,13 @@ def database_urls(settings: Settings) -> list[str]:
     return urls
 
 
-def start() -> subprocess.Popen[bytes]:
+def start(settings: Settings) -> subprocess.Popen[bytes]:
     """Starts the migrations in a child process; `finish` waits for it."""
-    return subprocess.Popen([sys.executable, "-m", "bot.prepare"])
+    child = subprocess.Popen([sys.executable, "-m", "bot.prepare"], stdin=subprocess.PIPE)
+    assert child.stdin is not None
+    with child.stdin as urls:
+        urls.write("".join(f"{url}\n" for url in database_urls(settings)).encode())
+    return child
 
 
 def finish(child: subprocess.Popen[bytes]) -> None:
@@ -37,12 +41,12 @@ def finish(child: subprocess.Popen[bytes]) -> None:
         raise SystemExit(code)
 
 
-def main() -> None:
+def main(urls: list[str]) -> None:
     from core.migrate import upgrade
 
-    for url in database_urls(Settings()):
+    for url in urls:
         upgrade(url)
 
 
 if __name__ == "__main__":
-    main()
+    main([line for line in sys.stdin.read().splitlines() if line])

@@ -17,8 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine
 
-from core.settings import SANDBOX_BOT_TOKEN
+from bot import prepare
+from core.migrate import revisions
+from core.settings import SANDBOX_BOT_TOKEN, Settings
 from tests.conftest import free_port
 from tests.tests_support import wait_for
 
@@ -104,3 +108,26 @@ async def test_sandbox_command_serves_web_chat_and_bot(sandbox: SandboxProcess) 
     process.terminate()
     assert await asyncio.to_thread(process.wait, 30) == -signal.SIGTERM
     assert "Traceback" not in sandbox.output(), sandbox.output()
+
+
+async def test_migrations_child_migrates_and_reports_failure(tmp_path: Path) -> None:
+    settings = Settings(mode="sandbox", data_dir=tmp_path)
+    await asyncio.to_thread(prepare.finish, prepare.start(settings))
+    for url in prepare.database_urls(settings):
+        assert await asyncio.to_thread(revision_of, url) == revisions()[-1]
+
+    unreachable = Settings(
+        mode="sandbox", data_dir=tmp_path, database_url="postgresql+asyncpg://u@127.0.0.1:1/x"
+    )
+    with pytest.raises(SystemExit) as failed:
+        await asyncio.to_thread(prepare.finish, prepare.start(unreachable))
+    assert failed.value.code != 0
+
+
+def revision_of(url: str) -> str | None:
+    engine = create_engine(url.replace("+aiosqlite", ""))
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
