@@ -1,4 +1,4 @@
-"""Webhook ingestion through the real HTTP endpoint, full stack vs a no-op handler, and start-up."""
+"""Webhook ingestion through the real HTTP endpoint, full stack vs a no-op handler."""
 
 from __future__ import annotations
 
@@ -154,39 +154,9 @@ def ingestion(kind: str, handler: str) -> Row:
     )
 
 
-def startup() -> Row:
-    samples = []
-    for _ in range(3):
-        with tempfile.TemporaryDirectory() as tmp:
-            port = free_port()
-            env = {**os.environ, "TOWNSQUARE_DATA_DIR": tmp}
-            started = time.perf_counter()
-            process = subprocess.Popen(
-                [str(ROOT / ".venv/bin/townsquare"), "sandbox", "--port", str(port)],
-                cwd=tmp,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                wait_healthy(f"http://127.0.0.1:{port}", process)
-                samples.append(time.perf_counter() - started)
-            finally:
-                process.terminate()
-                process.wait(timeout=20)
-    return Row(
-        name="sandbox start-up to healthz",
-        unit="s",
-        samples=samples,
-        higher_is_better=False,
-        target="< 3 s",
-    )
-
-
 def collect() -> list[Row]:
     rows = []
     for kind in ("sqlite", "postgres"):
         rows.append(ingestion(kind, "noop"))
         rows.append(ingestion(kind, "full"))
-    rows.append(startup())
     return rows

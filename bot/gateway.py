@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from aiogram import Bot, Dispatcher, Router
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -19,12 +18,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import deferred_types
 from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
 from bot.handlers.wallets import link_notifier
 from bot.sandbox.chains import start_chains
 from bot.webhook import create_webhook_router
 from core.db import create_engine, session_factory
-from core.migrate import upgrade
 from core.settings import Settings, get_settings
 from miniapps.api import create_api_router, create_events_router
 from miniapps.claims import create_claims_router
@@ -55,31 +54,51 @@ class Gateway:
     chains: Any = None  # the sandbox's demo chains (bot.sandbox.chains), when running
 
 
-async def wait_until_serving(base_url: str, *, timeout: float = 30.0) -> None:
-    """Polls `/healthz` until the gateway's own HTTP server answers."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    async with httpx.AsyncClient() as client:
-        while True:
-            try:
-                if (await client.get(f"{base_url}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if asyncio.get_running_loop().time() > deadline:
-                msg = f"gateway at {base_url} did not come up within {timeout}s"
-                raise TimeoutError(msg)
-            await asyncio.sleep(0.05)
+    # True from start-up until the Bot API has our webhook: until then no update reaches us.
+    awaiting_webhook: bool = False
+
+
+async def wait_until_serving(host: str, port: int, *, timeout: float = 30.0) -> None:
+    """Waits until the gateway's own HTTP server accepts connections.
+
+    A bare TCP connection: an HTTP client would first build a TLS context that it never uses
+    here, and that costs start-up time.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            if loop.time() > deadline:
+                msg = f"gateway at {host}:{port} did not come up within {timeout}s"
+                raise TimeoutError(msg) from None
+            await asyncio.sleep(0.02)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
 
 
 async def register_webhook(gateway: Gateway) -> None:
-    """Points the Bot API at our webhook once our HTTP server is up (the sandbox or Telegram)."""
+    """Points the Bot API at our webhook once our HTTP server is up (the sandbox or Telegram),
+    trying again until it succeeds; `/healthz` answers 503 until then."""
     settings = gateway.settings
-    await wait_until_serving(f"http://{settings.host}:{settings.port}")
-    await gateway.bot.set_webhook(
-        url=f"{settings.base_url}/telegram/webhook",
-        secret_token=settings.webhook_secret.get_secret_value(),
-        allowed_updates=allowed_updates(gateway.dp),
-    )
+    await wait_until_serving(settings.host, settings.port)
+    delay = 0.5
+    while True:
+        try:
+            await gateway.bot.set_webhook(
+                url=f"{settings.base_url}/telegram/webhook",
+                secret_token=settings.webhook_secret.get_secret_value(),
+                allowed_updates=allowed_updates(gateway.dp),
+            )
+            break
+        except Exception as exc:
+            log.warning("webhook registration failed, trying again in %.1fs: %s", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+    gateway.awaiting_webhook = False
     log.info("webhook registered at %s/telegram/webhook", settings.base_url)
 
 
@@ -100,21 +119,32 @@ def build_gateway(settings: Settings, *, router: Router | None = None) -> Gatewa
 
 
 def create_app(
-    settings: Settings | None = None, *, register: bool = True, router: Router | None = None
+    settings: Settings | None = None,
+    *,
+    register: bool = True,
+    router: Router | None = None,
+    migrate_sandbox: bool = True,
 ) -> FastAPI:
-    """The gateway app. `register=False` leaves the webhook registration to the caller."""
+    """The gateway app. `register=False` leaves the webhook registration to the caller;
+    `migrate_sandbox=False` says the sandbox's database is migrated already (`bot.prepare`).
+    """
     settings = settings or get_settings()
     gateway = build_gateway(settings, router=router)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if gateway.sandbox_engine is not None:
+        # Before the first request: the first update then costs what every other one does.
+        deferred_types.warm()
+        if gateway.sandbox_engine is not None and migrate_sandbox:
+            from core.migrate import upgrade  # Alembic: only when there is work for it
+
             await asyncio.to_thread(upgrade, str(gateway.sandbox_engine.url))
         if gateway.sandbox is not None:
             await gateway.sandbox.ensure_bot(settings.bot_token.get_secret_value())
             await gateway.sandbox.start()
             start_chains(gateway)
         if register and (settings.public_url or settings.is_sandbox):
+            gateway.awaiting_webhook = True
             gateway.tasks.append(asyncio.create_task(register_webhook(gateway)))
         try:
             yield
@@ -135,6 +165,9 @@ def create_app(
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
     async def healthz() -> JSONResponse:
+        if gateway.awaiting_webhook:
+            body = {"status": "starting", "webhook": "not registered yet"}
+            return JSONResponse(body, 503, headers={"Retry-After": "1"})
         try:
             async with gateway.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))

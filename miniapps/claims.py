@@ -9,20 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
-from web3 import AsyncHTTPProvider, AsyncWeb3
 
 from core.models_claims import Settlement
 from engagement import settle_service
 from wallet import settlement_store as store
 from wallet.settlement_proofs import claim_calldata
 from wallet.solana_claims import AllowanceTooSmall, AlreadyClaimed, ClaimError
+
+if TYPE_CHECKING:
+    from web3 import AsyncWeb3
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 STATIC = {"claim.js": "text/javascript", "claim.css": "text/css"}
@@ -38,7 +40,7 @@ HEADERS = {
 }
 
 SolanaPayoutFactory = Callable[[Any, Settlement], store.SolanaPayout | None]
-EvmClientFactory = Callable[[Any, Settlement], AsyncWeb3 | None]
+EvmClientFactory = Callable[[Any, Settlement], "AsyncWeb3 | None"]
 
 
 class ChainUnavailable(Exception):
@@ -65,7 +67,11 @@ def default_evm_client(gateway: Any, record: Settlement) -> AsyncWeb3 | None:
     if chains is not None and (w3 := chains.evm_client(record)) is not None:
         return w3  # type: ignore[no-any-return]
     url = gateway.settings.evm_rpc_urls.get(record.chain_id or "")
-    return AsyncWeb3(AsyncHTTPProvider(url)) if url else None
+    if not url:
+        return None
+    from web3 import AsyncHTTPProvider, AsyncWeb3  # heavy: imported on first use, not at start-up
+
+    return AsyncWeb3(AsyncHTTPProvider(url))
 
 
 def chain_notice(gateway: Any) -> str:

@@ -13,20 +13,22 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
-from web3 import AsyncHTTPProvider, AsyncWeb3
 
 from core.models import Member
 from core.models_wallet import WalletLink, WalletLinkPublic
 from wallet import link_messages as lm
 from wallet import linking
 from wallet.errors import VerificationError
+
+if TYPE_CHECKING:
+    from web3 import AsyncWeb3
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,11 @@ def rpc_client(settings: Any, policy: lm.LinkPolicy) -> AsyncWeb3 | None:
     `Settings.evm_rpc_urls` is keyed by chain id (``{"1": "https://..."}``).
     """
     url = settings.evm_rpc_urls.get(str(policy.evm_chain_id))
-    return AsyncWeb3(AsyncHTTPProvider(url)) if url else None
+    if not url:
+        return None
+    from web3 import AsyncHTTPProvider, AsyncWeb3  # heavy: imported on first use, not at start-up
+
+    return AsyncWeb3(AsyncHTTPProvider(url))
 
 
 def create_wallet_link_router(

@@ -13,12 +13,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import delete, update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web3 import AsyncWeb3
 
 from core import clock
 from core.models import Member
@@ -26,6 +25,9 @@ from core.models_wallet import WalletAudit, WalletChallenge, WalletLink, WalletL
 from wallet import link_messages as lm
 from wallet import siwe, siws
 from wallet.errors import AddressMismatch, NonceMismatch, VerificationError
+
+if TYPE_CHECKING:
+    from web3 import AsyncWeb3
 
 NONCE_LENGTH = 24
 # A member retrying (another account, a declined prompt) needs a few; a script needs thousands.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from solders.hash import Hash
 from solders.keypair import Keypair
@@ -21,19 +22,25 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web3 import AsyncWeb3
 
 from core.clock import utcnow
 from core.models_claims import CONFIRMED, PREPARED, PUBLISHED, Artefact, Claim, SettlementRow
 from core.models_claims import Settlement as SettlementRecord
 from engagement.settlement import proof_from_nodes
-from wallet.chains.solana import SolanaChainIO, prepare_claim
-from wallet.distributor import is_claimed
 from wallet.merkle_hash import checksum_addresses
 from wallet.settlement_proofs import ClaimRow, NodeCache, claim_row
 from wallet.solana_claims import AlreadyClaimed, ClaimNotConfirmed, claim_memo, to_wire
 
 NODES = NodeCache()  # the nodes of recently used trees, by root
+
+
+if TYPE_CHECKING:
+    from web3 import AsyncWeb3
+
+    from wallet.chains.solana import SolanaChainIO
+
+_NODES: OrderedDict[str, bytes] = OrderedDict()  # root -> nodes; a root names its tree
+_NODES_KEPT = 4
 
 
 class ClaimLookupError(LookupError):
@@ -220,6 +227,8 @@ async def prepare_solana(
         raise AlreadyClaimed(f"{owner} already claimed epoch {number}")
     if claim.blockhash and await payout.chain.is_blockhash_valid(Hash.from_string(claim.blockhash)):
         return claim
+    from wallet.chains.solana import prepare_claim  # solana-py: imported on first use
+
     prepared = await prepare_claim(
         payout.chain,
         member=Pubkey.from_string(row.account),
@@ -293,6 +302,8 @@ async def confirm_evm(
     claim = await _claim(session, record, row)
     if claim.status == CONFIRMED:
         return claim
+    from wallet.distributor import is_claimed  # web3: imported on first use
+
     if not await is_claimed(w3, distributor=record.distributor, index=row.index):
         raise ClaimNotConfirmed(f"leaf {row.index} is not claimed on {record.distributor}")
     _mark(claim, tx_hash)

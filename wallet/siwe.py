@@ -22,7 +22,6 @@ from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
 from eth_typing import ChecksumAddress
 from eth_utils import keccak
-from web3.exceptions import ContractLogicError
 
 from core import clock
 from wallet import siwe_grammar as grammar
@@ -270,6 +269,8 @@ def verify(
         return message
     if w3 is None or not bytes(w3.eth.get_code(cast(ChecksumAddress, message.address))):
         raise InvalidSignature(failure)
+    from web3.exceptions import ContractLogicError  # web3 is loaded: w3 is its client
+
     try:
         answer = bytes(w3.eth.call(_is_valid_signature_call(message, digest, raw)))
     except ContractLogicError:
@@ -299,6 +300,8 @@ async def averify(
         return message
     if w3 is None or not bytes(await w3.eth.get_code(cast(ChecksumAddress, message.address))):
         raise InvalidSignature(failure)
+    from web3.exceptions import ContractLogicError  # web3 is loaded: w3 is its client
+
     try:
         answer = bytes(await w3.eth.call(_is_valid_signature_call(message, digest, raw)))
     except ContractLogicError:

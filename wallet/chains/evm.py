@@ -6,7 +6,7 @@ signature checks for contract wallets. Writing transactions lives in ``wallet.di
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_abi import encode
 from eth_typing import ChecksumAddress
@@ -16,8 +16,9 @@ from eth_utils import (
     is_hex_address,
     to_checksum_address,
 )
-from web3 import AsyncHTTPProvider, AsyncWeb3
-from web3.exceptions import ContractLogicError
+
+if TYPE_CHECKING:
+    from web3 import AsyncWeb3
 
 EIP1271_MAGIC = bytes.fromhex("1626ba7e")
 _IS_VALID_SIGNATURE = function_signature_to_4byte_selector("isValidSignature(bytes32,bytes)")
@@ -83,7 +84,12 @@ class EvmChain:
         self.name = name
         self.chain_id = chain_id
         self.rpc_url = rpc_url
-        self.w3 = w3 if w3 is not None else AsyncWeb3(AsyncHTTPProvider(rpc_url))
+        if w3 is None:
+            # web3 is slow to import; address checks in this module do not need it.
+            from web3 import AsyncHTTPProvider, AsyncWeb3
+
+            w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url))
+        self.w3 = w3
 
     def __repr__(self) -> str:
         return f"EvmChain({self.name!r}, {self.chain_id}, {self.rpc_url!r})"
@@ -136,6 +142,8 @@ class EvmChain:
         """
         if len(hash32) != 32:
             raise ValueError("hash32 must be 32 bytes")
+        from web3.exceptions import ContractLogicError
+
         data = _IS_VALID_SIGNATURE + encode(["bytes32", "bytes"], [hash32, signature])
         try:
             result = await self.w3.eth.call({"to": checksum(address), "data": data})
