@@ -34,14 +34,17 @@ def _logging(settings: Settings) -> None:
 
 
 def _serve(settings: Settings) -> None:
+    from bot import prepare
+
+    # Migrations run in a child process, on another core, while this one imports the gateway.
+    migrations = prepare.start(settings)
     import uvicorn
 
     from bot.gateway import create_app
-    from core.migrate import upgrade
 
     _logging(settings)
-    upgrade(settings.effective_database_url)
-    application = create_app(settings)
+    application = create_app(settings, migrate_sandbox=False)
+    prepare.finish(migrations)
     config = uvicorn.Config(
         application,
         host=settings.host,

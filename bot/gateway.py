@@ -53,7 +53,6 @@ class Gateway:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     chains: Any = None  # the sandbox's demo chains (bot.sandbox.chains), when running
 
-
     # True from start-up until the Bot API has our webhook: until then no update reaches us.
     awaiting_webhook: bool = False
 

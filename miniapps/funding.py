@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,12 +26,18 @@ from core.models_claims import CLOSED
 from core.models_claims import Settlement as SettlementRecord
 from engagement import settle_service
 from miniapps.claims import HEADERS, ChainUnavailable, refuse
-from wallet import funding
 from wallet.chains.evm import checksum
 from wallet.solana_claims import to_wire
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 CLAIM_WINDOW = 30 * 24 * 3600  # seconds from funding to the distributor's deadline
+
+
+def _funding() -> ModuleType:
+    """`wallet.funding`, imported on first use: it loads web3, which start-up skips."""
+    from wallet import funding
+
+    return funding
 
 
 class OwnerIn(BaseModel):
@@ -114,7 +121,7 @@ async def _evm_prepare(
     if record.evm_root is None:
         raise Refusal(409, f"epoch {record.epoch_number} pays nobody on EVM")
     block = await chains.w3.eth.get_block("latest")
-    data = funding.deploy_data(
+    data = _funding().deploy_data(
         token=chains.token,
         root=record.evm_root,
         deadline=int(block["timestamp"]) + CLAIM_WINDOW,
@@ -132,7 +139,7 @@ async def _evm_confirm(
         session=session, settlement_id=record.id or 0, chain="evm"
     )
     address = _evm_address(body.distributor)
-    await funding.check_distributor(
+    await _funding().check_distributor(
         chains.w3, address=address, token=chains.token, root=record.evm_root, total=total
     )
     record.distributor, record.chain_id = address, chains.chain_id
@@ -154,7 +161,7 @@ async def _solana_prepare(
     total = await _solana_total(session, record)
     recent = await chains.solana.latest_blockhash()
     chat_id, epoch = record.chat_id, record.epoch_number
-    tx = funding.grant_tx(
+    tx = _funding().grant_tx(
         owner=_pubkey(body.owner), mint=chains.mint, decimals=chains.decimals,
         authority=chains.claim_authority(chat_id, epoch), total=total,
         blockhash=recent.blockhash, memo=f"townsquare:allowance:{chat_id}:{epoch}",
@@ -166,9 +173,9 @@ async def _solana_confirm(
     session: AsyncSession, record: SettlementRecord, chains: Any, *, body: OwnerIn
 ) -> dict[str, Any]:
     total = await _solana_total(session, record)
-    treasury = funding.treasury_of(_pubkey(body.owner), chains.mint)
+    treasury = _funding().treasury_of(_pubkey(body.owner), chains.mint)
     authority = chains.claim_authority(record.chat_id, record.epoch_number).pubkey()
-    allowance = await funding.check_delegation(
+    allowance = await _funding().check_delegation(
         chains.solana, treasury=treasury, authority=authority, total=total
     )
     record.treasury, record.mint = str(treasury), str(chains.mint)
@@ -189,7 +196,7 @@ async def _run(request: Request, chat_id: int, epoch: int, work: Work) -> Respon
             await session.commit()
     except Refusal as error:
         return refuse(error.status, str(error))
-    except funding.FundingError as error:
+    except _funding().FundingError as error:
         return refuse(409, error)
     return JSONResponse(body, headers=HEADERS)
 

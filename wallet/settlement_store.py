@@ -39,9 +39,6 @@ if TYPE_CHECKING:
 
     from wallet.chains.solana import SolanaChainIO
 
-_NODES: OrderedDict[str, bytes] = OrderedDict()  # root -> nodes; a root names its tree
-_NODES_KEPT = 4
-
 
 class ClaimLookupError(LookupError):
     """No published settlement, or no claim for that account in it."""

@@ -15,11 +15,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
-from web3 import AsyncHTTPProvider, AsyncWeb3
 
 from core.models_claims import Settlement
 from core.settings import Settings
@@ -28,6 +25,9 @@ from wallet.settlement_store import SolanaPayout
 from wallet.solana_claims import build_grant_allowance_tx, sign_as
 
 if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+    from web3 import AsyncWeb3
+
     from wallet.chains.anvil import Anvil
     from wallet.chains.litesvm import LiteSvmChain
     from wallet.chains.litesvm_rpc import LiteSvmRpc
@@ -78,7 +78,9 @@ class SandboxChains:
     treasury_owner: Keypair = field(init=False)
     _authorities: dict[tuple[int, int], Keypair] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    def _load_keys(self) -> None:
+        from eth_account import Account
+
         from wallet.chains.anvil import dev_accounts
 
         key = self.settings.operator_key.get_secret_value()
@@ -132,6 +134,8 @@ class SandboxChains:
     async def start(self) -> None:
         """Brings both chains up; a failure is kept in `error` for the pages to show."""
         try:
+            # eth_account and web3 load here, off the event loop, not at the gateway's start-up.
+            await asyncio.to_thread(self._load_keys)
             await self._start_solana()
             await self._start_evm()
         except Exception as exc:
@@ -148,6 +152,8 @@ class SandboxChains:
         anvil = Anvil(port=self.settings.anvil_port or None)
         await anvil.__aenter__()
         self.anvil = anvil
+        from web3 import AsyncHTTPProvider, AsyncWeb3
+
         self.w3 = AsyncWeb3(AsyncHTTPProvider(anvil.rpc_url))
         await self.w3.provider.make_request(
             "anvil_setBalance", [self.operator.address, hex(10**24)]
