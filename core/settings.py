@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     rate_global_per_second: float = 30.0
     rate_chat_per_minute: float = 20.0
     evm_rpc_urls: dict[str, str] = Field(default_factory=dict)
+    # The EIP-155 chain id named in the SIWE message of wallet linking; EIP-1271 contract
+    # wallets are checked on this chain, through its entry in `evm_rpc_urls`.
+    link_evm_chain_id: int = Field(default=1, gt=0)
     solana_rpc_url: str = ""
 
     @model_validator(mode="after")
