@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import upkeep
 from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
 from bot.handlers.wallets import link_notifier
 from bot.webhook import create_webhook_router
@@ -109,6 +110,7 @@ def create_app(
             await gateway.sandbox.start()
         if register and (settings.public_url or settings.is_sandbox):
             gateway.tasks.append(asyncio.create_task(register_webhook(gateway)))
+        gateway.tasks.append(upkeep.start(gateway))
         try:
             yield
         finally:

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     # wallets are checked on this chain, through its entry in `evm_rpc_urls`.
     link_evm_chain_id: int = Field(default=1, gt=0)
     solana_rpc_url: str = ""
+    # Seconds between sybil scans of the groups with an open epoch (managers are told of new
+    # flags after each); 0 turns the periodic scan off (it still runs when an epoch closes).
+    sybil_scan_interval: float = Field(default=900.0, ge=0)
+    # Seconds between sweeps of self-deleting group replies that are due (also at start-up).
+    deletion_sweep_interval: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

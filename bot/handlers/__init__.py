@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import apps, engagement, group, manage, private, wallets
+from bot.handlers import apps, engagement, group, manage, private, schedule, wallets
 
 
 def build_router() -> Router:
@@ -21,6 +21,7 @@ def build_router() -> Router:
         private.create_router(),
         engagement.create_router(),
         manage.create_router(),
+        schedule.create_router(),
         group.create_router(),
     )
     return root
