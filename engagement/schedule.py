@@ -167,9 +167,7 @@ async def _new_campaign(session: AsyncSession, chat_id: int, name: str, now: dat
     return campaign.id
 
 
-async def _end_current(
-    session: AsyncSession, chat_id: int, current: Epoch, at: datetime, now: datetime
-) -> Epoch:
+async def _end_current(session: AsyncSession, chat_id: int, current: Epoch, at: datetime) -> Epoch:
     """Closes the open epoch at `at` (or at its own end, if that came first)."""
     if current.ends_at is not None and current.ends_at < at:
         at = current.ends_at
@@ -184,8 +182,8 @@ async def _end_current(
 
 
 def _default_start(now: datetime, current: Epoch | None, latest: Epoch | None) -> datetime:
-    """ "Now" as an epoch start: after the current second when it ends an open epoch (see
-    `whole_second`), else from the current second, but not before the last epoch's end."""
+    """The start of an epoch opened now: the next whole second when it ends an open epoch
+    (see `whole_second`), else the current second, but never before the last epoch's end."""
     if current is not None:
         return whole_second(now)
     start = now.replace(microsecond=0)
@@ -220,7 +218,7 @@ async def open_epoch(
     check_times(start, end, now=now)
     await rules_mod.ensure_initial(session=session, chat_id=chat_id)
     if current is not None:
-        latest = await _end_current(session, chat_id, current, start, now)
+        latest = await _end_current(session, chat_id, current, start)
     elif latest is not None and latest.ends_at is not None and start < latest.ends_at:
         raise ScheduleError("overlaps", number=latest.number, end=latest.ends_at)
     if name is not None:
@@ -259,7 +257,7 @@ async def close_epoch(
     moment = at or whole_second(now)
     if moment > whole_second(now):
         raise ScheduleError("close_in_future", at=moment)
-    return await _end_current(session, chat_id, current, moment, now)
+    return await _end_current(session, chat_id, current, moment)
 
 
 @dataclass(frozen=True, slots=True)

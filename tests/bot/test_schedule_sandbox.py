@@ -157,14 +157,18 @@ async def test_self_deleting_replies_survive_a_restart(
             world = Town(running, http, chat["id"], alice["id"], 0, 0)
 
             async def gone() -> bool:
-                return await world.bot_says(after=before) == []
+                messages = await world.ui("GET", f"/chats/{world.group}/messages")
+                deleted = {m["message_id"] for m in messages if m["sandbox"]["deleted"]}
+                return command_id in deleted and await world.bot_says(after=before) == []
 
-            assert await until(gone), "the start-up sweep deletes the reply"
-            messages = await world.ui("GET", f"/chats/{world.group}/messages")
-            by_id = {m["message_id"]: m for m in messages}
-            assert by_id[command_id]["sandbox"]["deleted"], "with the command it answered"
-            async with running.gateway.sessions() as session:
-                assert (await session.exec(select(PendingDeletion))).all() == []
+            # The start-up sweep deletes the reply together with the command it answered.
+            assert await until(gone)
+
+            async def forgotten() -> bool:
+                async with running.gateway.sessions() as session:
+                    return (await session.exec(select(PendingDeletion))).all() == []
+
+            assert await until(forgotten)
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=15)
