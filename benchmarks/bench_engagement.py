@@ -184,8 +184,6 @@ LEDGER_INDEXES = {
 }
 
 
-# Connections that write the PostgreSQL ledger side by side (its server builds the rows).
-PG_PARTS = 2
 # The tables the seed writes and `/points` and `/top` read: the fingerprint covers their schema.
 SEEDED_TABLES = (
     "chats",
@@ -261,36 +259,6 @@ def seed_sqlite(path: Path) -> None:
     building.rename(path)
 
 
-async def _ledger_in_parts(url: str, params: dict[str, object]) -> None:
-    """Writes the ledger from `PG_PARTS` connections at once, each a slice of the series: the
-    server then builds rows on every core. Ids are given (`1 + i`), so every row is the one
-    a single statement would write, whatever order the slices land in."""
-    with_ids = LEDGER_SQL.replace("(chat_id,", "(id, chat_id,", 1).replace(
-        "SELECT {chat},", "SELECT 1 + i, {chat},", 1
-    )
-    size = -(-ENTRIES // PG_PARTS)
-
-    async def part(first: int) -> None:
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute("SET synchronous_commit = off")
-            last = min(first + size, ENTRIES) - 1
-            series = f"generate_series({first}::bigint, {last}) i"
-            at = "to_timestamp(1762000000 + i / 3)"
-            await conn.execute(with_ids.format(**params, at=at, series=series))
-        finally:
-            await conn.close()
-
-    await asyncio.gather(*(part(first) for first in range(0, ENTRIES, size)))
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(
-            f"SELECT setval(pg_get_serial_sequence('engagement_ledger', 'id'), {ENTRIES})"
-        )
-    finally:
-        await conn.close()
-
-
 async def seed_postgres(name: str) -> None:
     admin = await asyncpg.connect(webhook.POSTGRES_ADMIN)
     try:
@@ -319,7 +287,13 @@ async def seed_postgres(name: str) -> None:
         for index in LEDGER_INDEXES:
             await conn.execute(f"DROP INDEX {index}")
         await conn.execute("ALTER TABLE engagement_ledger DISABLE TRIGGER engagement_ledger_score")
-        await _ledger_in_parts(url, params)
+        await conn.execute(
+            LEDGER_SQL.format(
+                **params,
+                at="to_timestamp(1762000000 + i / 3)",
+                series=f"generate_series(0::bigint, {ENTRIES - 1}) i",
+            )
+        )
         for constraint, definition in constraints:
             await conn.execute(
                 f"ALTER TABLE engagement_ledger ADD CONSTRAINT {constraint} {definition}"
