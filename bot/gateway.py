@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import deferred_types
+
+
+from bot import upkeep
 from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
 from bot.handlers.wallets import link_notifier
 from bot.sandbox.chains import start_chains
@@ -145,6 +148,7 @@ def create_app(
         if register and (settings.public_url or settings.is_sandbox):
             gateway.awaiting_webhook = True
             gateway.tasks.append(asyncio.create_task(register_webhook(gateway)))
+        gateway.tasks.append(upkeep.start(gateway))
         try:
             yield
         finally:

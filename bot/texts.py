@@ -27,6 +27,9 @@ def help_text() -> str:
         "/invite (your own invite link).\n"
         "Managers: /setrules, /grant, /penalize, /flags, /exclude, /clear, "
         "/close (end the epoch, preview and publish its token claims)."
+
+
+        "/campaign, /epoch, /epochs."
     )
 
 
@@ -512,3 +515,94 @@ def claim_ready(title: str, epoch: int, amount: str, chain: str) -> str:
 
 def claim_button() -> str:
     return _("Claim my tokens")
+
+
+# ---------------------------------------------------------------------------------------------
+# Campaigns and epochs (bot/handlers/schedule.py), and flag notices (bot/upkeep.py).
+
+
+def epochs_usage() -> str:
+    return _(
+        "Campaigns and epochs (times in UTC, <code>YYYY-MM-DD</code> or "
+        "<code>YYYY-MM-DDTHH:MM</code>; an end may also be a duration such as "
+        "<code>7d</code>, <code>12h</code> or <code>90m</code>):\n"
+        "<code>/campaign NAME [start=TIME] [end=TIME]</code> - start a campaign with its first "
+        "epoch\n"
+        "<code>/epoch open [start=TIME] [end=TIME]</code> - open the next epoch\n"
+        "<code>/epoch close [at=TIME]</code> - close the open epoch\n"
+        "<code>/epochs</code> - list them"
+    )
+
+
+def epoch_opened(number: int, campaign: str, start: str, end: str) -> str:
+    return _(
+        "Epoch {number} of campaign <b>{campaign}</b> is open: {start} → {end}. "
+        "Points land in it from its start."
+    ).format(number=number, campaign=campaign, start=start, end=end)
+
+
+def epoch_closed(number: int, end: str) -> str:
+    return _(
+        "Epoch {number} is closed at {end}; its points and rules are final. No points are "
+        "given until you open the next one with <code>/epoch open</code>."
+    ).format(number=number, end=end)
+
+
+def epochs_header() -> str:
+    return _("<b>Epochs</b> (UTC):")
+
+
+def epochs_line(number: int, campaign: str, state: str, start: str, end: str) -> str:
+    return _("• {number} · {campaign} · {state} · {start} → {end}").format(
+        number=number, campaign=campaign, state=state, start=start, end=end
+    )
+
+
+def epochs_none() -> str:
+    return _("No epochs yet: points start landing once someone writes in the group.")
+
+
+def epoch_state(state: str) -> str:
+    states = {"open": _("open"), "closed": _("closed"), "published": _("published")}
+    return states.get(state, state)
+
+
+def no_end() -> str:
+    return _("no end")
+
+
+def schedule_refused(problem: str) -> str:
+    return _("Not done: {problem}").format(problem=problem)
+
+
+def schedule_problem(code: str, **params: str) -> str:
+    problems = {
+        "bad_form": _("write key=value, not “{value}”."),
+        "unknown_key": _("unknown setting “{key}” (use start= and end=)."),
+        "repeated_key": _("“{key}” is given twice."),
+        "bad_time": _("“{value}” is not a time; write YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)."),
+        "bad_name": _(
+            "“{value}” is not a campaign name: one word of letters, digits, - _ or ., "
+            "at most 64 characters."
+        ),
+        "start_in_future": _("the start {start} is in the future; open the epoch when it begins."),
+        "end_before_start": _("the end {end} is not after the start {start}."),
+        "end_in_past": _("the end {end} has already passed."),
+        "close_in_future": _("{at} is in the future; an epoch closes now or at a past time."),
+        "campaign_exists": _("this group already has a campaign named {name}."),
+        "no_open_epoch": _("no epoch is open."),
+        "before_current": _("epoch {number} only started at {start}."),
+        "points_after": _(
+            "epoch {number} already has {count} ledger entries at or after {at}; pick a later time."
+        ),
+        "overlaps": _("epoch {number} runs until {end}; start after it."),
+    }
+    text = problems.get(code, code)
+    return text.format(**params)
+
+
+def flags_notice(title: str, count: int, lines: str) -> str:
+    return _(
+        "<b>New sybil flags in {title}</b> ({count} members):\n{lines}\n"
+        "Send /flags in the group to review them, then /exclude or /clear."
+    ).format(title=title, count=count, lines=lines)

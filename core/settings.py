@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     rate_global_per_second: float = 30.0
     rate_chat_per_minute: float = 20.0
     evm_rpc_urls: dict[str, str] = Field(default_factory=dict)
+    # The EIP-155 chain id named in the SIWE message of wallet linking; EIP-1271 contract
+    # wallets are checked on this chain, through its entry in `evm_rpc_urls`.
+    link_evm_chain_id: int = Field(default=1, gt=0)
     solana_rpc_url: str = ""
     # Sandbox chains: anvil (0 = a free port) with a demo ERC-20, an in-process LiteSVM with a
     # demo SPL mint. `operator_key` (hex of 32 bytes) holds the demo treasury on both chains;
@@ -52,6 +55,13 @@ class Settings(BaseSettings):
     anvil_port: int = 0
     operator_key: SecretStr = SecretStr("")
     auto_fund: bool = True
+
+
+    # Seconds between sybil scans of the groups with an open epoch (managers are told of new
+    # flags after each); 0 turns the periodic scan off (it still runs when an epoch closes).
+    sybil_scan_interval: float = Field(default=900.0, ge=0)
+    # Seconds between sweeps of self-deleting group replies that are due (also at start-up).
+    deletion_sweep_interval: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.clock import utcnow
 from core.models_engagement import Campaign, Epoch, RuleSet
 from engagement import rules as rules_mod
-from engagement import sql
+from engagement import sql, sybil
 
 DEFAULT_CAMPAIGN = "default"
 OPEN, CLOSED, PUBLISHED = "open", "closed", "published"
@@ -73,7 +73,7 @@ async def ensure_setup(*, session: AsyncSession, chat_id: int) -> None:
     await rules_mod.ensure_initial(session=session, chat_id=chat_id)
     if await has_epochs(session=session, chat_id=chat_id):
         return
-    campaign_id = await _campaign_id(session=session, chat_id=chat_id, name=DEFAULT_CAMPAIGN)
+    campaign_id = await campaign_of(session=session, chat_id=chat_id, name=DEFAULT_CAMPAIGN)
     stmt = (
         sql.upsert(session, Epoch)
         .values(
@@ -88,7 +88,8 @@ async def ensure_setup(*, session: AsyncSession, chat_id: int) -> None:
     await sql.run(session, stmt)
 
 
-async def _campaign_id(*, session: AsyncSession, chat_id: int, name: str) -> int:
+async def campaign_of(*, session: AsyncSession, chat_id: int, name: str) -> int:
+    """The id of the group's campaign `name`, created if it does not exist yet."""
     insert = (
         sql.upsert(session, Campaign)
         .values(chat_id=chat_id, name=name, created_at=utcnow())
@@ -150,7 +151,8 @@ async def close(
     *, session: AsyncSession, chat_id: int, at: datetime | None = None, open_next: bool = True
 ) -> tuple[Epoch, Epoch | None]:
     """Closes the open epoch at `at` (now by default), freezing the rules in force with it,
-    and opens the next epoch of the same campaign from that instant.
+    and opens the next epoch of the same campaign from that instant. The sybil detectors run
+    first, so the epoch's flags are ready for review.
 
     Raises:
         EpochError: the group has no open epoch.
@@ -167,6 +169,10 @@ async def close(
     snapshot = await rules_in_force(
         session=session, chat_id=chat_id, starts_at=epoch.starts_at, ends_at=at
     )
+    if epoch.id is not None:
+        # The sybil scan runs at every close, so its flags are there when managers review
+        # the epoch before its allocation.
+        await sybil.scan(session=session, chat_id=chat_id, epoch_id=epoch.id, now=at)
     # Guarded on the state, so two managers closing at once cannot both succeed.
     t = _epochs()
     result = await sql.run(
@@ -214,7 +220,7 @@ async def start_campaign(*, session: AsyncSession, chat_id: int, name: str) -> E
     """Starts a new campaign now: the open epoch closes and the campaign's first epoch opens."""
     await ensure_setup(session=session, chat_id=chat_id)
     closed, _ = await close(session=session, chat_id=chat_id, open_next=False)
-    campaign_id = await _campaign_id(session=session, chat_id=chat_id, name=name[:64])
+    campaign_id = await campaign_of(session=session, chat_id=chat_id, name=name[:64])
     epoch = Epoch(
         chat_id=chat_id,
         campaign_id=campaign_id,

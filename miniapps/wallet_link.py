@@ -96,6 +96,11 @@ def refusal(error: linking.LinkError | VerificationError) -> JSONResponse:
     return JSONResponse(body, status_of(error), headers=HEADERS)
 
 
+def policy_from(settings: Any) -> lm.LinkPolicy:
+    """The link policy that the gateway's settings configure (the EVM chain id to sign for)."""
+    return lm.LinkPolicy(evm_chain_id=settings.link_evm_chain_id)
+
+
 def rpc_client(settings: Any, policy: lm.LinkPolicy) -> AsyncWeb3 | None:
     """A client of the linking chain for EIP-1271 contract wallets, if one is configured.
 
@@ -115,10 +120,14 @@ def create_wallet_link_router(
     """The link page and its JSON API, on `request.app.state.gateway` (settings, sessions, bot).
 
     Args:
-        policy: chain ids and lifetimes; the defaults sign for EVM chain 1 and Solana mainnet.
+        policy: chain ids and lifetimes; by default, the EVM chain id of the gateway's settings
+            (`link_evm_chain_id`), Solana mainnet, and the standard lifetimes.
         notify: sends the confirmation in the chat; without it the page alone confirms.
     """
-    link_policy = policy or lm.LinkPolicy()
+
+    def policy_of(gateway: Any) -> lm.LinkPolicy:
+        return policy or policy_from(gateway.settings)
+
     router = APIRouter(tags=["wallet linking"])
     templates = Jinja2Templates(directory=str(TEMPLATES))
 
@@ -149,7 +158,7 @@ def create_wallet_link_router(
                 username=view.username,
                 chat_id=view.chat_id,
                 expires_at=view.expires_at.strftime("%H:%M UTC"),
-                chain_id=link_policy.chain_id(view.family),
+                chain_id=policy_of(gateway).chain_id(view.family),
                 domain=gateway.settings.public_host,
             )
         response = templates.TemplateResponse(
@@ -172,7 +181,7 @@ def create_wallet_link_router(
                     address=body.address,
                     domain=settings.public_host,
                     uri=settings.base_url,
-                    policy=link_policy,
+                    policy=policy_of(gateway),
                 )
                 await session.commit()
         except (linking.LinkError, VerificationError) as error:
@@ -187,7 +196,7 @@ def create_wallet_link_router(
         """Verify the signed message and link the wallet to the token's member."""
         gateway = request.app.state.gateway
         try:
-            link, member = await _verify(gateway, token, body, link_policy)
+            link, member = await _verify(gateway, token, body, policy_of(gateway))
         except (linking.LinkError, VerificationError) as error:
             return refusal(error)
         if notify is not None and member is not None:

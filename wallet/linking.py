@@ -1,4 +1,9 @@
-"""Wallet linking: one-time link tokens, sign-in challenges, verification and the link policy.
+"""Wallet linking: verifying a signed link message and storing the link, under the policy that
+a wallet belongs to one member at a time.
+
+The pieces live in `link_tokens` (one-time tokens), `link_challenges` (nonces, messages and
+signature checks), `link_records` (links, primaries, audit log) and `link_errors`; this module
+names them all, so callers use `wallet.linking` alone.
 
 Database service functions: each takes ``*, session`` and never commits, so the caller's
 transaction decides. A refused request changes nothing, with one deliberate exception: when a
@@ -8,23 +13,63 @@ member proves control of a wallet already linked to another member, `verify_link
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import delete, update
-from sqlmodel import col, func, select
+
+from datetime import datetime
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core import clock
-from core.models import Member
-from core.models_wallet import WalletAudit, WalletChallenge, WalletLink, WalletLinkToken
+from core.models_wallet import WalletLink
 from wallet import link_messages as lm
-from wallet import siwe, siws
-from wallet.errors import AddressMismatch, NonceMismatch, VerificationError
+from wallet.errors import AddressMismatch
+from wallet.link_challenges import (
+    MAX_CHALLENGES_PER_TOKEN,
+    NONCE_LENGTH,
+    Challenge,
+    challenge_for,
+    check_signature,
+    consume,
+    issue_challenge,
+)
+from wallet.link_errors import (
+    AlreadyLinked,
+    LinkError,
+    LinkNotFound,
+    MessageAltered,
+    NonceUnknown,
+    NonceUsed,
+    TokenExpired,
+    TokenNotYours,
+    TokenUnknown,
+    TokenUsed,
+    TooManyChallenges,
+    WalletTaken,
+    WrongFamily,
+)
+from wallet.link_records import (
+    active_holder,
+    active_links,
+    audit,
+    audit_events,
+    make_primary,
+    primary_of,
+    unlink,
+)
+from wallet.link_tokens import (
+    TokenView,
+    check_fresh,
+    find_token,
+    hash_token,
+    issue_token,
+    now_or_clock,
+    open_token,
+    purge_expired,
+)
 
 if TYPE_CHECKING:
     from web3 import AsyncWeb3
@@ -325,6 +370,37 @@ async def _consume(session: AsyncSession, challenge: WalletChallenge, moment: da
         raise TokenUsed("this link was already used; send /link in the chat for a new one")
 
 
+__all__ = [
+    "MAX_CHALLENGES_PER_TOKEN",
+    "NONCE_LENGTH",
+    "AlreadyLinked",
+    "Challenge",
+    "LinkError",
+    "LinkNotFound",
+    "MessageAltered",
+    "NonceUnknown",
+    "NonceUsed",
+    "TokenExpired",
+    "TokenNotYours",
+    "TokenUnknown",
+    "TokenUsed",
+    "TokenView",
+    "TooManyChallenges",
+    "WalletTaken",
+    "WrongFamily",
+    "active_links",
+    "audit_events",
+    "hash_token",
+    "issue_challenge",
+    "issue_token",
+    "make_primary",
+    "open_token",
+    "purge_expired",
+    "unlink",
+    "verify_link",
+]
+
+
 async def verify_link(
     *,
     session: AsyncSession,
@@ -352,189 +428,42 @@ async def verify_link(
             adding a ``conflict`` audit row that the caller should commit).
         VerificationError: the message, its nonce or its signature was refused.
     """
-    moment = _now(now)
-    token_row = await _token_row(session, token, member_id)
-    challenge = await _challenge_for(session, token_row, message)
-    _check_fresh(token_row, moment)
+    moment = now_or_clock(now)
+    token_row = await find_token(session, token, member_id)
+    challenge = await challenge_for(session, token_row, message)
+    check_fresh(token_row, moment)
     if lm.check_family(family) != token_row.chain_family or family != challenge.chain_family:
         raise WrongFamily(f"this link is for a {token_row.chain_family} wallet")
     if lm.normalize_address(family, address) != challenge.address:
         raise AddressMismatch(f"the message was issued for {challenge.address}, not {address}")
     if not hmac.compare_digest(message.encode(), challenge.message.encode()):
         raise MessageAltered("the message differs from the one issued; sign it unchanged")
-    stored_signature = await _check_signature(
+    stored_signature = await check_signature(
         challenge, signature, domain=domain, policy=policy, w3=w3, now=moment
     )
     owner = token_row.member_id
-    holder = await _active(session, family=family, address=challenge.address)
+    holder = await active_holder(session, family=family, address=challenge.address)
     if holder is not None and holder.member_id == owner:
         raise AlreadyLinked("this wallet is already linked to you")
     if holder is not None:
-        _audit(session, "conflict", owner, family, challenge.address, other=holder.member_id)
+        audit(session, "conflict", owner, family, challenge.address, other=holder.member_id)
         await session.flush()
         raise WalletTaken(
             "this wallet is already linked to another member; it must be unlinked there first"
         )
-    await _consume(session, challenge, moment)
+    await consume(session, challenge, moment)
     link = WalletLink(
         member_id=owner,
         chain_family=family,
         address=challenge.address,
         chain_id=policy.chain_id(family),
-        is_primary=await _primary(session, member_id=owner, family=family) is None,
+        is_primary=await primary_of(session, member_id=owner, family=family) is None,
         message=challenge.message,
         signature=stored_signature,
         linked_at=moment,
     )
     session.add(link)
     await session.flush()
-    _audit(session, "link", owner, family, link.address, link_id=link.id, at=moment)
+    audit(session, "link", owner, family, link.address, link_id=link.id, at=moment)
     await session.flush()
     return link
-
-
-def _audit(
-    session: AsyncSession,
-    event: str,
-    member_id: int,
-    family: str,
-    address: str,
-    *,
-    other: int | None = None,
-    link_id: int | None = None,
-    at: datetime | None = None,
-) -> None:
-    session.add(
-        WalletAudit(
-            event=event,
-            member_id=member_id,
-            other_member_id=other,
-            chain_family=family,
-            address=address,
-            link_id=link_id,
-            created_at=_now(at),
-        )
-    )
-
-
-async def _active(session: AsyncSession, *, family: str, address: str) -> WalletLink | None:
-    found = await session.exec(
-        select(WalletLink)
-        .where(WalletLink.chain_family == family, WalletLink.address == address)
-        .where(col(WalletLink.unlinked_at).is_(None))
-    )
-    return found.first()
-
-
-async def _primary(session: AsyncSession, *, member_id: int, family: str) -> WalletLink | None:
-    found = await session.exec(
-        select(WalletLink)
-        .where(WalletLink.member_id == member_id, WalletLink.chain_family == family)
-        .where(col(WalletLink.is_primary), col(WalletLink.unlinked_at).is_(None))
-    )
-    return found.first()
-
-
-async def active_links(*, session: AsyncSession, member_id: int) -> list[WalletLink]:
-    """A member's active links: EVM first, then Solana, oldest first within a family."""
-    found = await session.exec(
-        select(WalletLink)
-        .where(WalletLink.member_id == member_id, col(WalletLink.unlinked_at).is_(None))
-        .order_by(col(WalletLink.chain_family), col(WalletLink.linked_at), col(WalletLink.id))
-    )
-    return list(found.all())
-
-
-async def _own_link(session: AsyncSession, member_id: int, link_id: int) -> WalletLink:
-    link = await session.get(WalletLink, link_id)
-    if link is None or link.member_id != member_id or link.unlinked_at is not None:
-        raise LinkNotFound("no such linked wallet")
-    return link
-
-
-async def unlink(
-    *, session: AsyncSession, member_id: int, link_id: int, now: datetime | None = None
-) -> WalletLink:
-    """Unlink one of the member's wallets; if it was primary, the oldest other becomes primary.
-
-    Raises:
-        LinkNotFound: the link is not an active link of ``member_id``.
-    """
-    moment = _now(now)
-    link = await _own_link(session, member_id, link_id)
-    link.unlinked_at = moment
-    session.add(link)
-    _audit(
-        session, "unlink", member_id, link.chain_family, link.address, link_id=link_id, at=moment
-    )
-    # Flushed before a successor is promoted: the primary index holds on every statement.
-    await session.flush()
-    if link.is_primary:
-        rest = [
-            other
-            for other in await active_links(session=session, member_id=member_id)
-            if other.chain_family == link.chain_family
-        ]
-        if rest:
-            await _set_primary(session, rest[0], moment)
-    return link
-
-
-async def _set_primary(session: AsyncSession, link: WalletLink, moment: datetime) -> None:
-    link.is_primary = True
-    session.add(link)
-    _audit(
-        session,
-        "primary",
-        link.member_id,
-        link.chain_family,
-        link.address,
-        link_id=link.id,
-        at=moment,
-    )
-    await session.flush()
-
-
-async def make_primary(
-    *, session: AsyncSession, member_id: int, link_id: int, now: datetime | None = None
-) -> WalletLink:
-    """Make one of the member's wallets the primary of its chain family.
-
-    Raises:
-        LinkNotFound: the link is not an active link of ``member_id``.
-    """
-    link = await _own_link(session, member_id, link_id)
-    if link.is_primary:
-        return link
-    current = await _primary(session, member_id=member_id, family=link.chain_family)
-    if current is not None:
-        current.is_primary = False
-        session.add(current)
-        await session.flush()
-    await _set_primary(session, link, _now(now))
-    return link
-
-
-async def audit_events(
-    *, session: AsyncSession, event: str | None = None, member_id: int | None = None
-) -> list[WalletAudit]:
-    """Audit rows, oldest first; ``event="conflict"`` gives the sybil signals."""
-    query = select(WalletAudit).order_by(col(WalletAudit.id))
-    if event is not None:
-        query = query.where(WalletAudit.event == event)
-    if member_id is not None:
-        query = query.where(WalletAudit.member_id == member_id)
-    return list((await session.exec(query)).all())
-
-
-async def purge_expired(
-    *, session: AsyncSession, now: datetime | None = None, keep: timedelta = timedelta(days=1)
-) -> None:
-    """Delete tokens (and their challenges) that expired more than ``keep`` ago.
-
-    Links keep their own copy of the signed message, so nothing of value is lost.
-    """
-    cutoff = _now(now) - keep
-    old = select(WalletLinkToken.id).where(col(WalletLinkToken.expires_at) < cutoff)
-    await _exec(session, delete(WalletChallenge).where(col(WalletChallenge.token_id).in_(old)))
-    await _exec(session, delete(WalletLinkToken).where(col(WalletLinkToken.expires_at) < cutoff))

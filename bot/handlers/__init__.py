@@ -13,6 +13,9 @@ from aiogram import Router
 from bot.handlers import apps, dashboard, engagement, epochs, group, manage, private, wallets
 
 
+from bot.handlers import apps, engagement, group, manage, private, schedule, wallets
+
+
 def build_router() -> Router:
     root = Router(name="townsquare")
     root.include_routers(
@@ -23,6 +26,9 @@ def build_router() -> Router:
         engagement.create_router(),
         manage.create_router(),
         epochs.create_router(),
+
+
+        schedule.create_router(),
         group.create_router(),
     )
     return root

@@ -1,31 +1,45 @@
 """Members' commands: `/points` (score, rank and why), `/top`, `/rules`, `/invite`.
 
 In a group, `/points` answers privately when it can; otherwise, and for `/top`, the group
-reply deletes itself after `REPLY_TTL` seconds so that the chat stays readable.
+reply deletes itself after `REPLY_TTL` seconds so that the chat stays readable (a deletion is
+stored, so it happens even if the gateway restarts meanwhile).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command
 from aiogram.types import Message, Update
 from aiogram.utils.markdown import html_decoration as hd
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import texts
+from bot import pending, texts
 from bot.handlers import group
 from engagement import board, epochs, review, rules
 from engagement.rules import SINCE_ALWAYS
 
 log = logging.getLogger(__name__)
+Sessions = async_sessionmaker[AsyncSession]
+AfterCommit = list[Callable[[], None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """What storing a deletion needs: the update's transaction, and a way to a fresh one."""
+
+    session: AsyncSession
+    sessions: Sessions
+    after_commit: AfterCommit
+
+
 REPLY_TTL = 60.0
 GROUPS = F.chat.type.in_({"group", "supergroup"})
-_pending: set[asyncio.Task[None]] = set()
 
 
 def create_router() -> Router:
@@ -40,18 +54,18 @@ def create_router() -> Router:
     return router
 
 
-def delete_later(bot: Bot, chat_id: int, *message_ids: int, delay: float | None = None) -> None:
-    """Deletes messages after a while, best effort (lost if the gateway restarts meanwhile)."""
-
-    async def run() -> None:
-        await asyncio.sleep(REPLY_TTL if delay is None else delay)
-        for message_id in message_ids:
-            with contextlib.suppress(TelegramAPIError):
-                await bot.delete_message(chat_id, message_id)
-
-    task = asyncio.create_task(run())
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+async def delete_later(message: Message, sent: Message, *, bot: Bot, deps: Deps) -> None:
+    """Deletes a group reply and the command it answers after `REPLY_TTL` seconds; stored
+    with the update, so a restart meanwhile does not leave them behind (see `bot.pending`)."""
+    await pending.delete_later(
+        bot=bot,
+        session=deps.session,
+        sessions=deps.sessions,
+        after_commit=deps.after_commit,
+        chat_id=message.chat.id,
+        message_ids=(sent.message_id, message.message_id),
+        delay=REPLY_TTL,
+    )
 
 
 async def report(
@@ -89,7 +103,13 @@ async def report(
 
 
 async def points_in_group(
-    message: Message, session: AsyncSession, bot: Bot, event_update: Update
+    message: Message,
+    *,
+    session: AsyncSession,
+    bot: Bot,
+    event_update: Update,
+    sessions: Sessions,
+    after_commit: AfterCommit,
 ) -> None:
     await group.record(message, session, event_update.update_id)
     user = message.from_user
@@ -109,7 +129,7 @@ async def points_in_group(
             compact_name=user.first_name,
         )
     sent = await message.reply(answer)
-    delete_later(bot, message.chat.id, sent.message_id, message.message_id)
+    await delete_later(message, sent, bot=bot, deps=Deps(session, sessions, after_commit))
 
 
 async def points_in_private(message: Message, session: AsyncSession) -> None:
@@ -127,12 +147,20 @@ async def points_in_private(message: Message, session: AsyncSession) -> None:
     await message.answer("\n\n".join(reports))
 
 
-async def top(message: Message, session: AsyncSession, bot: Bot, event_update: Update) -> None:
+async def top(
+    message: Message,
+    *,
+    session: AsyncSession,
+    bot: Bot,
+    event_update: Update,
+    sessions: Sessions,
+    after_commit: AfterCommit,
+) -> None:
     await group.record(message, session, event_update.update_id)
     chat = message.chat
     text = await leaderboard_text(session, chat_id=chat.id, title=chat.title or str(chat.id))
     sent = await message.reply(text)
-    delete_later(bot, chat.id, sent.message_id, message.message_id)
+    await delete_later(message, sent, bot=bot, deps=Deps(session, sessions, after_commit))
 
 
 async def leaderboard_text(session: AsyncSession, *, chat_id: int, title: str) -> str:
@@ -176,7 +204,15 @@ async def rules_text(session: AsyncSession, chat_id: int) -> str:
     return "\n".join(lines)
 
 
-async def invite(message: Message, session: AsyncSession, bot: Bot, event_update: Update) -> None:
+async def invite(
+    message: Message,
+    *,
+    session: AsyncSession,
+    bot: Bot,
+    event_update: Update,
+    sessions: Sessions,
+    after_commit: AfterCommit,
+) -> None:
     """Creates the member's own invite link; joins through it credit them."""
     await group.record(message, session, event_update.update_id)
     user = message.from_user
@@ -197,4 +233,4 @@ async def invite(message: Message, session: AsyncSession, bot: Bot, event_update
         await message.reply(texts.start_me_first())
         return
     sent = await message.reply(texts.sent_privately(hd.quote(user.first_name)))
-    delete_later(bot, message.chat.id, sent.message_id, message.message_id)
+    await delete_later(message, sent, bot=bot, deps=Deps(session, sessions, after_commit))

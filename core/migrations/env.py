@@ -13,6 +13,7 @@ import core.models_claims  # noqa: F401  (registers the claims tables)
 import core.models_engagement  # noqa: F401  (registers the engagement tables)
 import core.models_miniapps  # noqa: F401  (registers the builder platform tables)
 import core.models_sandbox  # noqa: F401  (registers the sandbox tables)
+import core.models_upkeep  # noqa: F401  (registers the pending deletions and flag notices)
 import core.models_wallet  # noqa: F401  (registers the wallet-linking tables)
 from core.db import create_engine
 

@@ -33,3 +33,18 @@ def test_production_with_real_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.bot_token.get_secret_value() == "123:real-token"
     assert settings.public_host == "bot.example.org"
     assert "real-token" not in repr(settings)
+
+
+def test_link_chain_id_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).link_evm_chain_id == 1
+    monkeypatch.setenv("TOWNSQUARE_LINK_EVM_CHAIN_ID", "8453")
+    assert Settings(_env_file=None).link_evm_chain_id == 8453
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "base"])
+def test_link_chain_id_must_be_a_positive_integer(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("TOWNSQUARE_LINK_EVM_CHAIN_ID", value)
+    with pytest.raises(ValidationError, match="link_evm_chain_id"):
+        Settings(_env_file=None)

@@ -335,6 +335,25 @@ async def test_wrong_domain_after_the_public_url_changed(
     assert (response.status_code, response.json()["error"]) == (400, "domain_mismatch")
 
 
+async def test_the_chain_id_comes_from_the_settings(env: Env) -> None:
+    env.settings.link_evm_chain_id = 8453
+    client = env.app()
+    token = await env.token(ALICE, "evm")
+    page = await client.get(f"/link/{token}")
+    assert 'data-chain-id="8453"' in page.text
+    message = await issue(client, token, "evm", EVM_KEY.address)
+    assert "\nChain ID: 8453\n" in message
+    # A message signed for the configured chain is refused once the gateway signs for another.
+    env.settings.link_evm_chain_id = 1
+    refused = await send(client, token, EVM_KEY.address, message, evm_sign(message))
+    assert (refused.status_code, refused.json()["error"]) == (400, "chain_mismatch")
+    assert await env.state() == (0, 0, 0)
+    env.settings.link_evm_chain_id = 8453
+    accepted = await send(client, token, EVM_KEY.address, message, evm_sign(message))
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["link"]["chain_id"] == "8453"
+
+
 @pytest.mark.parametrize(
     ("shift", "code"),
     [(timedelta(minutes=10, seconds=1), "expired"), (timedelta(seconds=-5), "not_yet_valid")],
