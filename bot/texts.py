@@ -26,10 +26,8 @@ def help_text() -> str:
         "In groups: /points, /top (leaderboard), /rules (how points are earned), "
         "/invite (your own invite link).\n"
         "Managers: /setrules, /grant, /penalize, /flags, /exclude, /clear, "
-        "/close (end the epoch, preview and publish its token claims)."
-
-
-        "/campaign, /epoch, /epochs."
+        "/campaign, /epoch, /epochs, /close (end the epoch, preview and publish its token "
+        "claims), /dashboard."
     )
 
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from web3 import AsyncWeb3
 
 from core.models_wallet import WalletChallenge, WalletLinkToken
 from wallet import link_messages as lm
 from wallet import siwe, siws
 from wallet.link_errors import NonceUnknown, NonceUsed, TokenUsed, TooManyChallenges, WrongFamily
 from wallet.link_tokens import execute, now_or_clock, open_token
+
+if TYPE_CHECKING:
+    from web3 import AsyncWeb3
 
 NONCE_LENGTH = 24
 # A member retrying (another account, a declined prompt) needs a few; a script needs thousands.

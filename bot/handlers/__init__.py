@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import apps, dashboard, engagement, epochs, group, manage, private, wallets
-
-
-from bot.handlers import apps, engagement, group, manage, private, schedule, wallets
+from bot.handlers import (
+    apps,
+    dashboard,
+    engagement,
+    epochs,
+    group,
+    manage,
+    private,
+    schedule,
+    wallets,
+)
 
 
 def build_router() -> Router:
@@ -26,8 +33,6 @@ def build_router() -> Router:
         engagement.create_router(),
         manage.create_router(),
         epochs.create_router(),
-
-
         schedule.create_router(),
         group.create_router(),
     )
