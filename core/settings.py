@@ -56,7 +56,6 @@ class Settings(BaseSettings):
     operator_key: SecretStr = SecretStr("")
     auto_fund: bool = True
 
-
     # Seconds between sybil scans of the groups with an open epoch (managers are told of new
     # flags after each); 0 turns the periodic scan off (it still runs when an epoch closes).
     sybil_scan_interval: float = Field(default=900.0, ge=0)
