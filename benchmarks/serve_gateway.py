@@ -1,8 +1,11 @@
-"""Serves the gateway for a benchmark: `python -m benchmarks.serve_gateway URL PORT full|noop`."""
+"""Serves the gateway for a benchmark: `python -m benchmarks.serve_gateway URL PORT full|noop`.
+
+The gateway runs as in production (no sandbox: its delivery loop would share the CPU being
+measured) with a made-up bot token; nothing calls the Bot API for plain group messages.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import tempfile
 from pathlib import Path
@@ -11,11 +14,12 @@ import uvicorn
 from aiogram import Router
 from aiogram.types import Update
 
+from benchmarks.load import SECRET
 from bot.gateway import create_app
 from core.migrate import upgrade
 from core.settings import Settings
 
-SECRET = "bench-secret"
+BOT_TOKEN = "4242424242:bench-token-never-sent-to-telegram"
 
 
 def noop_router() -> Router:
@@ -30,11 +34,12 @@ def noop_router() -> Router:
 
 def main(url: str, port: int, handler: str) -> None:
     settings = Settings(
-        mode="sandbox",
+        mode="production",
+        bot_token=BOT_TOKEN,
         database_url=url,
         port=port,
         webhook_secret=SECRET,
-        data_dir=Path(tempfile.gettempdir()),
+        data_dir=Path(tempfile.mkdtemp(prefix="townsquare-bench-")),
         log_level="WARNING",
     )
     upgrade(settings.effective_database_url)
@@ -48,7 +53,8 @@ def main(url: str, port: int, handler: str) -> None:
         loop="uvloop",
         http="httptools",
     )
-    asyncio.run(uvicorn.Server(config).serve())
+    # `Server.run` installs the configured loop (uvloop); `asyncio.run` would not.
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":
