@@ -71,6 +71,13 @@ class GroupCommit:
 
     async def _run_batch(self, batch: list[_Job]) -> None:
         async with self._sessions() as session, session.begin():
+            connection = await session.connection()
+            if connection.dialect.name == "sqlite":
+                # The SQLite driver opens transactions lazily, before its first INSERT: without
+                # an explicit BEGIN the first SAVEPOINT would open it and its RELEASE would
+                # commit. IMMEDIATE also takes the write lock up front, so a locked database
+                # fails the batch here, before any work.
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
             for job in batch:
                 try:
                     async with session.begin_nested():
