@@ -60,16 +60,18 @@ def wait_healthy(
 @contextmanager
 def server(url: str, handler: str) -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.serve_gateway", url, str(port), handler], cwd=ROOT
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, process)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with tempfile.TemporaryDirectory(prefix="townsquare-bench-") as data_dir:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.serve_gateway", url, str(port), handler, data_dir],
+            cwd=ROOT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(base, process)
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
 
 
 def load(base: str, start: int, count: int) -> float:

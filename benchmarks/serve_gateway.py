@@ -1,13 +1,13 @@
-"""Serves the gateway for a benchmark: `python -m benchmarks.serve_gateway URL PORT full|noop`.
+"""Serves the gateway for a benchmark: `python -m benchmarks.serve_gateway URL PORT full|noop DIR`.
 
 The gateway runs as in production (no sandbox: its delivery loop would share the CPU being
 measured) with a made-up bot token; nothing calls the Bot API for plain group messages.
+DIR is its own data folder (the caller removes it: uvicorn ends the process on SIGTERM).
 """
 
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import uvicorn
@@ -32,14 +32,14 @@ def noop_router() -> Router:
     return router
 
 
-def main(url: str, port: int, handler: str) -> None:
+def main(url: str, port: int, handler: str, data_dir: Path) -> None:
     settings = Settings(
         mode="production",
         bot_token=BOT_TOKEN,
         database_url=url,
         port=port,
         webhook_secret=SECRET,
-        data_dir=Path(tempfile.mkdtemp(prefix="townsquare-bench-")),
+        data_dir=data_dir,
         log_level="WARNING",
     )
     upgrade(settings.effective_database_url)
@@ -58,4 +58,4 @@ def main(url: str, port: int, handler: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), sys.argv[3])
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4]))
