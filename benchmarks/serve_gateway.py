@@ -1,21 +1,25 @@
-"""Serves the gateway for a benchmark: `python -m benchmarks.serve_gateway URL PORT full|noop`."""
+"""Serves the gateway for a benchmark: `python -m benchmarks.serve_gateway URL PORT full|noop DIR`.
+
+The gateway runs as in production (no sandbox: its delivery loop would share the CPU being
+measured) with a made-up bot token; nothing calls the Bot API for plain group messages.
+DIR is its own data folder (the caller removes it: uvicorn ends the process on SIGTERM).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import tempfile
 from pathlib import Path
 
 import uvicorn
 from aiogram import Router
 from aiogram.types import Update
 
+from benchmarks.load import SECRET
 from bot.gateway import create_app
 from core.migrate import upgrade
 from core.settings import Settings
 
-SECRET = "bench-secret"
+BOT_TOKEN = "4242424242:bench-token-never-sent-to-telegram"
 
 
 def noop_router() -> Router:
@@ -28,13 +32,14 @@ def noop_router() -> Router:
     return router
 
 
-def main(url: str, port: int, handler: str) -> None:
+def main(url: str, port: int, handler: str, data_dir: Path) -> None:
     settings = Settings(
-        mode="sandbox",
+        mode="production",
+        bot_token=BOT_TOKEN,
         database_url=url,
         port=port,
         webhook_secret=SECRET,
-        data_dir=Path(tempfile.gettempdir()),
+        data_dir=data_dir,
         log_level="WARNING",
     )
     upgrade(settings.effective_database_url)
@@ -48,8 +53,9 @@ def main(url: str, port: int, handler: str) -> None:
         loop="uvloop",
         http="httptools",
     )
-    asyncio.run(uvicorn.Server(config).serve())
+    # `Server.run` installs the configured loop (uvloop); `asyncio.run` would not.
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), sys.argv[3])
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4]))

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.handlers import build_router
 from bot.i18n import LanguageMiddleware, create_i18n
+from bot.inline_filters import inline_sync_filters
 from bot.middlewares.database import DatabaseMiddleware, UpsertMiddleware
 from bot.outgoing import OutgoingLimiter
 from bot.seen import MemorySeenCache, RedisSeenCache, SeenCache
@@ -44,12 +45,11 @@ def create_dispatcher(
         storage = MemoryStorage()
         seen = MemorySeenCache()
     dp = Dispatcher(storage=storage, settings=settings, sessions=sessions)
-    bind = sessions.kw.get("bind")
-    single_writer = bind is not None and bind.dialect.name == "sqlite"
-    dp.update.outer_middleware(DatabaseMiddleware(sessions, seen, single_writer=single_writer))
+    dp.update.outer_middleware(DatabaseMiddleware(sessions, seen))
     dp.update.outer_middleware(UpsertMiddleware())
     LanguageMiddleware(create_i18n(settings.default_locale)).setup(dp)
     dp.include_router(router or build_router())
+    inline_sync_filters(dp)
     return dp
 
 

@@ -23,6 +23,9 @@ from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
 from bot.handlers.wallets import link_notifier
 from bot.sandbox.chains import start_chains
 from bot.webhook import create_webhook_router
+
+
+from bot.webhook import mount_webhook
 from core.db import create_engine, session_factory
 from core.settings import Settings, get_settings
 from miniapps.api import create_api_router, create_events_router
@@ -176,13 +179,12 @@ def create_app(
             return JSONResponse({"status": "degraded", "database": "unavailable"}, 503)
         return JSONResponse({"status": "ok", "mode": settings.mode})
 
-    app.include_router(
-        create_webhook_router(
-            dp=gateway.dp,
-            bot=gateway.bot,
-            secret=settings.webhook_secret.get_secret_value(),
-            max_body=settings.webhook_max_body,
-        )
+    mount_webhook(
+        app,
+        dp=gateway.dp,
+        bot=gateway.bot,
+        secret=settings.webhook_secret.get_secret_value(),
+        max_body=settings.webhook_max_body,
     )
     app.include_router(create_wallet_link_router(notify=link_notifier(settings.default_locale)))
     app.include_router(create_session_router())

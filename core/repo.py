@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,20 +14,36 @@ from core.models import Chat, ChatMessage, Member, Membership, ProcessedUpdate
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    module = postgresql if dialect == "postgresql" else sqlite
+    module = postgresql if _dialect(session) == "postgresql" else sqlite
     return module.insert(table)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+@functools.cache
+def _insert_once(dialect: str, model: Any, columns: tuple[str, ...]) -> Any:
+    """An `INSERT ... ON CONFLICT DO NOTHING` of the named columns, built once per dialect and
+    run with parameters: on the per-update path, building a statement costs more than running
+    it."""
+    table = model.__table__
+    module = postgresql if dialect == "postgresql" else sqlite
+    values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
+    return module.insert(table).values(values).on_conflict_do_nothing()
+
+
+async def _insert_new(session: AsyncSession, model: Any, values: dict[str, Any]) -> bool:
+    """Inserts a row unless its key exists; True if it was inserted."""
+    stmt = _insert_once(_dialect(session), model, tuple(values))
+    connection = await session.connection()
+    return bool((await connection.execute(stmt, values)).rowcount)
 
 
 async def mark_update(*, session: AsyncSession, bot_id: int, update_id: int, kind: str) -> bool:
     """Records an update as handled; returns False if it was recorded before."""
-    stmt = (
-        _insert(session, ProcessedUpdate)
-        .values(bot_id=bot_id, update_id=update_id, kind=kind, processed_at=utcnow())
-        .on_conflict_do_nothing()
-    )
-    result = await session.exec(stmt)  # type: ignore[call-overload]
-    return bool(result.rowcount)
+    values = {"bot_id": bot_id, "update_id": update_id, "kind": kind, "processed_at": utcnow()}
+    return await _insert_new(session, ProcessedUpdate, values)
 
 
 async def upsert_member(
@@ -120,22 +137,17 @@ async def record_message(
     sent_at: Any,
 ) -> bool:
     """Stores a group message once; returns False if this message was stored before."""
-    stmt = (
-        _insert(session, ChatMessage)
-        .values(
-            chat_id=chat_id,
-            message_id=message_id,
-            member_id=member_id,
-            update_id=update_id,
-            kind=kind,
-            text_length=text_length,
-            reply_to_message_id=reply_to_message_id,
-            sent_at=sent_at,
-        )
-        .on_conflict_do_nothing()
-    )
-    result = await session.exec(stmt)  # type: ignore[call-overload]
-    return bool(result.rowcount)
+    values = {
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "member_id": member_id,
+        "update_id": update_id,
+        "kind": kind,
+        "text_length": text_length,
+        "reply_to_message_id": reply_to_message_id,
+        "sent_at": sent_at,
+    }
+    return await _insert_new(session, ChatMessage, values)
 
 
 async def count_messages(

@@ -1,9 +1,8 @@
-"""Outer middlewares: one transaction per update, de-duplication by `update_id`, upserts."""
+"""Outer middlewares: a transaction per update (shared by concurrent updates), de-duplication
+by `update_id`, member and chat upserts."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -16,6 +15,7 @@ from aiogram.types.update import UpdateTypeLookupError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.middlewares.group_commit import GroupCommit
 from bot.seen import SeenCache
 from core import repo
 
@@ -31,25 +31,17 @@ def update_kind(update: Update) -> str:
 
 
 class DatabaseMiddleware(BaseMiddleware):
-    """Runs the whole update in one transaction that commits only if every step succeeded.
+    """Runs the whole update in a transaction that commits only if every step succeeded.
 
     The `processed_updates` row is written in that same transaction, so an update is either
-    fully handled and marked, or not at all and Telegram's retry handles it again.
+    fully handled and marked, or not at all and Telegram's retry handles it again. Updates
+    handled at the same time share one transaction (see `GroupCommit`), each in its own
+    SAVEPOINT; the caller learns the outcome only after the COMMIT.
     """
 
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        seen: SeenCache,
-        *,
-        single_writer: bool = False,
-    ) -> None:
-        self._sessions = sessions
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], seen: SeenCache) -> None:
+        self._commits = GroupCommit(sessions)
         self._seen = seen
-        # SQLite has one writer at a time; queueing here is cheaper than its busy-wait sleeps.
-        self._writer: asyncio.Lock | contextlib.nullcontext[None] = (
-            asyncio.Lock() if single_writer else contextlib.nullcontext()
-        )
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
@@ -58,20 +50,17 @@ class DatabaseMiddleware(BaseMiddleware):
         if await self._seen.seen(key):
             log.info("update %s already handled, skipped", event.update_id)
             return UNHANDLED
-        after_commit: list[Callable[[], None]] = []
-        async with self._writer, self._sessions() as session, session.begin():
+
+        async def work(session: AsyncSession, after_commit: list[Callable[[], None]]) -> Any:
             fresh = await repo.mark_update(
                 session=session, bot_id=bot_id, update_id=event.update_id, kind=update_kind(event)
             )
             if not fresh:
                 log.info("update %s already recorded, skipped", event.update_id)
-                result = UNHANDLED
-            else:
-                data["session"] = session
-                data["after_commit"] = after_commit
-                result = await handler(event, data)
-        for callback in after_commit:
-            callback()
+                return UNHANDLED
+            return await handler(event, {**data, "session": session, "after_commit": after_commit})
+
+        result = await self._commits.run(work)
         await self._seen.add(key)
         return result
 

@@ -170,8 +170,8 @@ def test_the_ledger_is_a_function_of_the_set_of_updates(
     repeats = data.draw(st.lists(st.sampled_from(day), max_size=8))
     subset = data.draw(st.lists(st.sampled_from(day), max_size=12))
 
-    run = tmp_path / f"run-{id(day)}"
-    run.mkdir()
+    # A fresh folder per example: `tmp_path` is shared by all of them, and ids get reused.
+    run = Path(tempfile.mkdtemp(prefix="run-", dir=tmp_path))
     ordered_db, shuffled_db = run / "ordered.db", run / "shuffled.db"
     shutil.copyfile(template, ordered_db)
     shutil.copyfile(template, shuffled_db)

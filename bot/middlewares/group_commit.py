@@ -1,0 +1,110 @@
+"""Group commit: updates handled concurrently share one transaction and one COMMIT.
+
+Each update's work runs in its own SAVEPOINT inside the batch's transaction, so an update whose
+handler fails is rolled back alone (and reported to its caller) while the others go on. Every
+caller learns its outcome only after the COMMIT, so a 2xx still means "durably recorded".
+Batches form by themselves: while one batch runs, the updates that arrive queue up and become
+the next batch. One batch runs at a time, which is also what SQLite's single writer wants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+log = logging.getLogger(__name__)
+AfterCommit = list[Callable[[], None]]
+Work = Callable[[AsyncSession, AfterCommit], Awaitable[Any]]
+# The database itself failed (locked, unreachable, deadlock): every update of the batch would
+# fail the same way, so the batch stops instead of waiting out the failure once per update.
+BATCH_FATAL = (OperationalError, InterfaceError, InternalError)
+
+
+@dataclass
+class _Job:
+    work: Work
+    done: asyncio.Future[Any]
+    after_commit: AfterCommit = field(default_factory=list)
+    result: Any = None
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Runs units of work in shared transactions, one SAVEPOINT each, one COMMIT per batch."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = 64):
+        self._sessions = sessions
+        self._max_batch = max_batch
+        self._queue: deque[_Job] = deque()
+        self._drain: asyncio.Task[None] | None = None
+
+    async def run(self, work: Work) -> Any:
+        """Runs `work(session, after_commit)` in the next batch and returns its result once the
+        batch has committed; `after_commit` callbacks run only if it did. Raises what `work`
+        raised, or the batch's failure (nothing of the update is then committed)."""
+        job = _Job(work, asyncio.get_running_loop().create_future())
+        self._queue.append(job)
+        if self._drain is None or self._drain.done():
+            self._drain = asyncio.create_task(self._run_batches())
+        return await asyncio.shield(job.done)
+
+    async def _run_batches(self) -> None:
+        while self._queue:
+            size = min(len(self._queue), self._max_batch)
+            batch = [self._queue.popleft() for _ in range(size)]
+            try:
+                await self._run_batch(batch)
+            except BaseException as exc:
+                _fail(batch, exc)
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                _settle(batch)
+
+    async def _run_batch(self, batch: list[_Job]) -> None:
+        async with self._sessions() as session, session.begin():
+            connection = await session.connection()
+            if connection.dialect.name == "sqlite":
+                # The SQLite driver opens transactions lazily, before its first INSERT: without
+                # an explicit BEGIN the first SAVEPOINT would open it and its RELEASE would
+                # commit. IMMEDIATE also takes the write lock up front, so a locked database
+                # fails the batch here, before any work.
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            for job in batch:
+                try:
+                    async with session.begin_nested():
+                        job.result = await job.work(session, job.after_commit)
+                except BATCH_FATAL:
+                    raise
+                except Exception as exc:
+                    # Its SAVEPOINT is rolled back; the rest of the batch commits without it.
+                    job.error = exc
+                    job.after_commit.clear()
+
+
+def _settle(batch: list[_Job]) -> None:
+    for job in batch:
+        if job.error is None:
+            for callback in job.after_commit:
+                callback()
+        if job.done.done():
+            continue
+        if job.error is not None:
+            job.done.set_exception(job.error)
+        else:
+            job.done.set_result(job.result)
+
+
+def _fail(batch: list[_Job], exc: BaseException) -> None:
+    log.warning("a batch of %d updates failed: %s", len(batch), exc)
+    for job in batch:
+        if not job.done.done():
+            job.done.set_exception(job.error or exc)

@@ -1,0 +1,155 @@
+"""Group commit: concurrent updates share a transaction, one SAVEPOINT each, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiogram import Bot, F, Router
+from aiogram.types import Message, Update
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.dispatcher import create_dispatcher
+from bot.middlewares.group_commit import GroupCommit
+from core import repo
+from core.db import create_engine, session_factory
+from core.migrate import upgrade
+from core.models import ProcessedUpdate
+from core.settings import Settings
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    await asyncio.to_thread(upgrade, database_url)
+    engine = create_engine(database_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+async def stored(sessions: async_sessionmaker[AsyncSession]) -> set[int]:
+    async with sessions() as session:
+        rows = await session.exec(select(ProcessedUpdate.update_id))  # type: ignore[call-overload]
+        return {int(r[0]) for r in rows}
+
+
+def marking(update_id: int, seen: list[int], *, fail: bool = False) -> Any:
+    """Work that records an update (and remembers its session), failing afterwards if asked."""
+
+    async def work(session: AsyncSession, after_commit: list[Callable[[], None]]) -> int:
+        await repo.mark_update(session=session, bot_id=1, update_id=update_id, kind="message")
+        seen.append(id(session))
+        after_commit.append(lambda: seen.append(-update_id))
+        if fail:
+            msg = f"handler of update {update_id} failed"
+            raise RuntimeError(msg)
+        return update_id
+
+    return work
+
+
+async def test_one_failing_update_does_not_sink_the_batch(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    commits = GroupCommit(sessions)
+    seen: list[int] = []
+    works = [marking(i, seen, fail=i == 3) for i in range(1, 7)]
+    results = await asyncio.gather(*(commits.run(w) for w in works), return_exceptions=True)
+    assert [r if not isinstance(r, Exception) else "failed" for r in results] == [
+        1,
+        2,
+        "failed",
+        4,
+        5,
+        6,
+    ]
+    assert isinstance(results[2], RuntimeError)
+    # All six ran in one session (one transaction); the failed one was rolled back alone,
+    # and only the committed ones ran their after-commit callbacks.
+    assert len({s for s in seen if s > 0}) == 1
+    assert sorted(-s for s in seen if s < 0) == [1, 2, 4, 5, 6]
+    assert await stored(sessions) == {1, 2, 4, 5, 6}
+
+
+async def test_a_failing_database_fails_the_whole_batch(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A database error is not one update's problem: nothing of the batch is committed."""
+    commits = GroupCommit(sessions)
+    seen: list[int] = []
+
+    async def broken(session: AsyncSession, after_commit: list[Callable[[], None]]) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+
+    works = [marking(1, seen), broken, marking(2, seen)]
+    results = await asyncio.gather(*(commits.run(w) for w in works), return_exceptions=True)
+    assert all(isinstance(r, OperationalError) for r in results)
+    assert not [s for s in seen if s < 0]
+    assert await stored(sessions) == set()
+    # The next batch starts afresh.
+    assert await commits.run(marking(1, seen)) == 1
+    assert await stored(sessions) == {1}
+
+
+async def test_replayed_update_in_one_batch_counts_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    commits = GroupCommit(sessions)
+    counted: list[bool] = []
+
+    async def mark(session: AsyncSession, after_commit: list[Callable[[], None]]) -> None:
+        counted.append(
+            await repo.mark_update(session=session, bot_id=1, update_id=9, kind="message")
+        )
+
+    await asyncio.gather(*(commits.run(mark) for _ in range(4)))
+    assert counted == [True, False, False, False]
+    assert await stored(sessions) == {9}
+
+
+async def test_sync_filters_run_on_the_event_loop(
+    sessions: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Any
+) -> None:
+    """aiogram would run a magic filter in a worker thread; the dispatcher runs it inline."""
+    threads: list[int] = []
+    router = Router()
+
+    def on_loop(message: Message) -> bool:
+        threads.append(threading.get_ident())
+        return True
+
+    router.message.filter(F.chat.type == "supergroup", on_loop)
+
+    @router.message()
+    async def handle(message: Message) -> None:
+        threads.append(-1)
+
+    settings = Settings(mode="sandbox", data_dir=tmp_path, database_url=database_url)
+    dp = create_dispatcher(settings=settings, sessions=sessions, router=router)
+    for observer in router.observers.values():
+        assert all(f.awaitable for f in observer._handler.filters or [])
+    bot = Bot("42:test-token")
+    update = Update.model_validate(
+        {
+            "update_id": 5,
+            "message": {
+                "message_id": 1,
+                "date": 1_760_000_000,
+                "chat": {"id": -100, "type": "supergroup", "title": "G"},
+                "from": {"id": 7, "is_bot": False, "first_name": "A"},
+                "text": "hello",
+            },
+        },
+        context={"bot": bot},
+    )
+    await dp.feed_update(bot, update)
+    await bot.session.close()
+    assert threads == [threading.get_ident(), -1]
+    assert await stored(sessions) == {5}
