@@ -22,9 +22,6 @@ from bot import deferred_types, upkeep
 from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
 from bot.handlers.wallets import link_notifier
 from bot.sandbox.chains import start_chains
-from bot.webhook import create_webhook_router
-
-
 from bot.webhook import mount_webhook
 from core.db import create_engine, session_factory
 from core.settings import Settings, get_settings
