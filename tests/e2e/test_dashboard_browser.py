@@ -14,7 +14,6 @@ from engagement import rules
 from tests.e2e.test_miniapps_browser import (  # noqa: F401 (the fixtures)
     HOSTILE,
     Town,
-    browser,
     town,
 )
 from tests.tests_support import SCREENSHOTS
