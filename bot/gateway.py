@@ -25,10 +25,13 @@ from bot.webhook import create_webhook_router
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
 from core.settings import Settings, get_settings
-from miniapps.api import create_api_router, create_events_router
+from miniapps.api import create_api_router
 from miniapps.claims import create_claims_router
+from miniapps.consent import create_consent_router
 from miniapps.deps import create_session_router
+from miniapps.errors import install_error_handlers
 from miniapps.member import create_member_router
+from miniapps.v1 import create_builder_router
 from miniapps.wallet_link import create_wallet_link_router
 
 log = logging.getLogger(__name__)
@@ -125,6 +128,7 @@ def create_app(
 
     app = FastAPI(title="Townsquare gateway", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway
+    install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
     async def healthz() -> JSONResponse:
@@ -147,7 +151,8 @@ def create_app(
     app.include_router(create_wallet_link_router(notify=link_notifier(settings.default_locale)))
     app.include_router(create_session_router())
     app.include_router(create_api_router())
-    app.include_router(create_events_router())
+    app.include_router(create_builder_router())
+    app.include_router(create_consent_router())
     app.include_router(create_member_router())
     app.include_router(create_claims_router())
     if settings.is_sandbox:

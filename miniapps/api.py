@@ -1,4 +1,5 @@
-"""The members' Mini App JSON API: points with their reasons, the leaderboard, linked wallets.
+"""The members' Mini App JSON API: points with their reasons, the leaderboard, linked wallets,
+the group's enabled apps.
 
 Every route needs a session token (`CurrentMember`). A token from a group launch is bound to
 that group; a token from a private launch may read any group the member belongs to, checked
@@ -7,25 +8,18 @@ in the database on every call, so that leaving a group also closes its pages.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.clock import utcnow
-from core.db import transaction
 from core.models import Chat
 from core.models_engagement import Epoch, LedgerEntry, Score
-from core.models_miniapps import MiniApp, hash_secret
-from engagement import board, epochs, grants, ledger, sql
-from miniapps.deps import CurrentMember, Issuer, MemberIdentity, is_member, refuse
-from miniapps.tokens import TokenError
+from engagement import board, epochs, sql
+from miniapps import registry
+from miniapps.deps import CurrentMember, MemberIdentity, is_member, refuse
 from wallet import linking
 
 ENTRY_LIMIT = 50
@@ -117,6 +111,24 @@ async def points_json(
     }
 
 
+async def wallets_json(session: AsyncSession, member_id: int) -> dict[str, Any]:
+    """The member's linked wallets (addresses only: there is nothing secret to show)."""
+    links = await linking.active_links(session=session, member_id=member_id)
+    return {
+        "wallets": [
+            {
+                "id": link.id,
+                "family": link.chain_family,
+                "address": link.address,
+                "chain_id": link.chain_id,
+                "is_primary": link.is_primary,
+                "linked_at": link.linked_at.isoformat(),
+            }
+            for link in links
+        ]
+    }
+
+
 def create_api_router() -> APIRouter:
     router = APIRouter(prefix="/miniapp/api", tags=["miniapps"])
 
@@ -183,106 +195,16 @@ def create_api_router() -> APIRouter:
     @router.get("/wallets")
     async def wallets(request: Request, who: CurrentMember) -> Any:
         async with request.app.state.gateway.sessions() as session:
-            links = await linking.active_links(session=session, member_id=who.member_id)
-        return {
-            "wallets": [
-                {
-                    "id": link.id,
-                    "family": link.chain_family,
-                    "address": link.address,
-                    "chain_id": link.chain_id,
-                    "is_primary": link.is_primary,
-                    "linked_at": link.linked_at.isoformat(),
-                }
-                for link in links
-            ]
-        }
+            return await wallets_json(session, who.member_id)
 
     @router.get("/apps")
     async def apps(request: Request, who: CurrentMember, chat_id: ChatQuery = None) -> Any:
         async with request.app.state.gateway.sessions() as session:
             chat = await group_for(session, who, chat_id)
             body = {"chat": await chat_json(session, chat) if chat is not None else None}
-        # The builder registry is not there yet: every group's catalogue is empty.
-        return body | {"apps": []}
-
-    return router
-
-
-class EventIn(BaseModel):
-    member_token: str = Field(min_length=1, max_length=4096)
-    event: str = Field(pattern=r"^[a-z0-9_]{1,28}$")
-    occurred_at: datetime | None = None
-
-
-IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-
-
-def app_credentials(request: Request) -> tuple[str, str]:
-    """`Authorization: Basic base64(app_id:secret)`."""
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise refuse(401, "bad_app_credentials") from exc
-    app_id, colon, secret = decoded.partition(":")
-    if scheme.lower() != "basic" or not colon or not app_id or not secret:
-        raise refuse(401, "bad_app_credentials")
-    return app_id, secret
-
-
-async def checked_app(session: AsyncSession, app_id: str, secret: str) -> MiniApp:
-    app = await session.get(MiniApp, app_id[:32])
-    # Compared even for an unknown app, so timing does not tell which app ids exist.
-    stored = app.secret_hash if app is not None else hash_secret("")
-    if not hmac.compare_digest(stored, hash_secret(secret)) or app is None:
-        raise refuse(401, "bad_app_credentials")
-    if app.revoked_at is not None:
-        raise refuse(401, "app_revoked")
-    return app
-
-
-def create_events_router() -> APIRouter:
-    """`POST /v1/events`: a builder's backend reports a member's event; the group's
-    `app_events` rules decide the points, credited once per idempotency key."""
-    router = APIRouter(prefix="/v1", tags=["builders"])
-
-    @router.post("/events")
-    async def events(request: Request, body: EventIn, issuer: Issuer, key: IdempotencyKey) -> Any:
-        app_id, secret = app_credentials(request)
-        async with transaction(request.app.state.gateway.sessions) as session:
-            # The app proves itself first: tokens are not checked for callers without a secret.
-            app = await checked_app(session, app_id, secret)
-            try:
-                claims = issuer.verify(body.member_token, audience=app.id)
-            except TokenError as exc:
-                raise refuse(403, f"member_token_{exc.reason}") from exc
-            if claims.chat_id is None or not claims.subject.isdigit():
-                raise refuse(403, "member_token_without_group")
-            chat_id, member_id = claims.chat_id, int(claims.subject)
-            if not await is_member(session=session, chat_id=chat_id, member_id=member_id):
-                raise refuse(403, "not_a_member")
-            await grants.app_event(
-                session=session,
-                chat_id=chat_id,
-                member_id=member_id,
-                app_id=app.id,
-                event_id=key,
-                name=body.event,
-                at=body.occurred_at or utcnow(),
+            enabled = (
+                [] if chat is None else await registry.catalogue(session=session, chat_id=chat)
             )
-            t = LedgerEntry.__table__  # type: ignore[attr-defined]
-            rows = await sql.rows(
-                session,
-                select(t.c.member_id, t.c.rule, t.c.points).where(
-                    t.c.chat_id == chat_id, t.c.cause == ledger.app_cause(app.id, key)[:96]
-                ),
-            )
-        if not rows:
-            return {"status": "no_points", "points": 0}
-        owner, rule, points = rows[0]
-        if owner != member_id or rule != f"app:{body.event}"[:32]:
-            raise refuse(409, "idempotency_key_reused")
-        return {"status": "credited", "points": int(points)}
+        return body | {"apps": [{"id": a.id, "name": a.name, "cap": a.cap} for a in enabled]}
 
     return router
