@@ -31,6 +31,7 @@ from miniapps.consent import create_consent_router
 from miniapps.deps import create_session_router
 from miniapps.errors import install_error_handlers
 from miniapps.member import create_member_router
+from miniapps.sdk import create_sdk_router, install_session_cors
 from miniapps.v1 import create_builder_router
 from miniapps.wallet_link import create_wallet_link_router
 
@@ -129,6 +130,7 @@ def create_app(
     app = FastAPI(title="Townsquare gateway", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway
     install_error_handlers(app)
+    install_session_cors(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
     async def healthz() -> JSONResponse:
@@ -153,6 +155,7 @@ def create_app(
     app.include_router(create_api_router())
     app.include_router(create_builder_router())
     app.include_router(create_consent_router())
+    app.include_router(create_sdk_router())
     app.include_router(create_member_router())
     app.include_router(create_claims_router())
     if settings.is_sandbox:

@@ -442,3 +442,7 @@ def disableapp_done(app_id: str) -> str:
 
 def disableapp_not_enabled(app_id: str) -> str:
     return _("<code>{app_id}</code> is not enabled in this group.").format(app_id=app_id)
+
+
+def newapp_bad_url() -> str:
+    return _("The app's address must be an https URL: /newapp NAME https://your.app/page")

@@ -205,6 +205,8 @@ def create_api_router() -> APIRouter:
             enabled = (
                 [] if chat is None else await registry.catalogue(session=session, chat_id=chat)
             )
-        return body | {"apps": [{"id": a.id, "name": a.name, "cap": a.cap} for a in enabled]}
+        return body | {
+            "apps": [{"id": a.id, "name": a.name, "url": a.url, "cap": a.cap} for a in enabled]
+        }
 
     return router

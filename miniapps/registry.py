@@ -32,6 +32,7 @@ class RegistryError(ValueError):
 class CatalogueApp:
     id: str
     name: str
+    url: str
     cap: int
 
 
@@ -83,7 +84,7 @@ async def enabled(*, session: AsyncSession, chat_id: int, app_id: str) -> GroupA
 async def catalogue(*, session: AsyncSession, chat_id: int) -> list[CatalogueApp]:
     """The live apps a group has enabled, by name."""
     stmt = (
-        select(MiniApp.id, MiniApp.name, GroupApp.cap)
+        select(MiniApp.id, MiniApp.name, MiniApp.url, GroupApp.cap)
         .join(GroupApp, col(GroupApp.app_id) == col(MiniApp.id))
         .where(
             col(GroupApp.chat_id) == chat_id,
@@ -92,4 +93,4 @@ async def catalogue(*, session: AsyncSession, chat_id: int) -> list[CatalogueApp
         )
         .order_by(col(MiniApp.name), col(MiniApp.id))
     )
-    return [CatalogueApp(id, name, cap) for id, name, cap in (await session.exec(stmt)).all()]
+    return [CatalogueApp(*row) for row in (await session.exec(stmt)).all()]

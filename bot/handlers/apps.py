@@ -10,6 +10,7 @@ gateway which group the launch came from (the gateway then checks the membership
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.filters import Command, CommandObject
@@ -37,6 +38,7 @@ APP_SHORT_NAME = "app"
 GROUPS = F.chat.type.in_({"group", "supergroup"})
 MAX_APPS = 10
 MAX_NAME = 64
+MAX_URL = 512
 
 
 def create_router() -> Router:
@@ -77,9 +79,27 @@ async def app_in_private(message: Message, settings: Settings) -> None:
     )
 
 
-async def new_app(message: Message, command: CommandObject, session: AsyncSession) -> None:
+def split_url(args: str, *, allow_http: bool) -> tuple[str, str | None]:
+    """`NAME [URL]` -> (name, url); the URL is "" when absent and None when not acceptable
+    (https only, plain http too in the sandbox where everything runs on loopback)."""
+    words = args.split()
+    if not words or "://" not in words[-1]:
+        return " ".join(words), ""
+    url = words[-1]
+    parts = urlsplit(url)
+    schemes = {"https", "http"} if allow_http else {"https"}
+    ok = parts.scheme in schemes and bool(parts.hostname) and len(url) <= MAX_URL
+    return " ".join(words[:-1]), url if ok else None
+
+
+async def new_app(
+    message: Message, command: CommandObject, session: AsyncSession, settings: Settings
+) -> None:
     """Registers an app for the sender; its secret is shown in this answer and never again."""
-    name = " ".join((command.args or "").split())
+    name, url = split_url(command.args or "", allow_http=settings.is_sandbox)
+    if url is None:
+        await message.answer(texts.newapp_bad_url())
+        return
     if not name or len(name) > MAX_NAME or message.from_user is None:
         await message.answer(texts.newapp_usage(MAX_NAME))
         return
@@ -93,7 +113,9 @@ async def new_app(message: Message, command: CommandObject, session: AsyncSessio
         await message.answer(texts.newapp_limit(MAX_APPS))
         return
     app_id, secret = new_credentials()
-    session.add(MiniApp(id=app_id, name=name, owner_id=owner, secret_hash=hash_secret(secret)))
+    session.add(
+        MiniApp(id=app_id, name=name, owner_id=owner, secret_hash=hash_secret(secret), url=url)
+    )
     # Flushed first: the secret is shown only for an app the database has accepted.
     await session.flush()
     await message.answer(texts.newapp_created(hd.quote(name), app_id, secret))

@@ -125,11 +125,31 @@
         : el("li", { class: "hint", text: "No wallet linked yet" }))));
   }
 
+  // A builder's app opens in this same view with the launch data passed on in the fragment,
+  // as Telegram's clients hand it to a Mini App; only http(s) addresses are ever followed.
+  function openApp(url) {
+    const target = new URL(url, location.href);
+    if (target.protocol !== "https:" && target.protocol !== "http:") return;
+    const launch = new URLSearchParams({
+      tgWebAppData: tg.initData, tgWebAppVersion: tg.version || "7.0", tgWebAppPlatform: tg.platform || "web",
+      tgWebAppThemeParams: JSON.stringify(tg.themeParams || {}),
+    });
+    target.hash = launch.toString();
+    location.href = target.toString();
+  }
+
   async function apps(chatId) {
     const data = await call("GET", withChat("/miniapp/api/apps", chatId));
     subtitle(data);
-    return show(card("Apps of this group", el("p", { class: "hint", "data-testid": "apps-empty",
-      text: data.apps.length ? "" : "No apps yet. Builders will be able to register theirs here." })));
+    if (!data.apps.length) {
+      return show(card("Apps of this group", el("p", { class: "hint", "data-testid": "apps-empty",
+        text: data.chat ? "No apps are enabled in this group yet." : "Open this from a group to see its apps." })));
+    }
+    return show(card("Apps of this group", el("ul", { class: "rows", "data-testid": "apps" },
+      data.apps.map((a) => el("li", { "data-testid": "app" },
+        el("span", { class: "name" }, el("span", { text: a.name }), el("br"),
+          el("a", { class: "small", href: `/miniapp/consent?app=${encodeURIComponent(a.id)}`, text: "Wallet access" })),
+        a.url ? el("button", { type: "button", class: "group", "data-testid": "open-app", onclick: () => openApp(a.url) }, "Open") : null)))));
   }
 
   const views = { points, leaderboard, wallets, apps };

@@ -1,4 +1,4 @@
-"""Builder platform: apps enabled per group with a points cap; members' consents.
+"""Builder platform: apps' page URLs; apps enabled per group with a points cap; consents.
 
 Revision ID: 0008
 Revises: 0006
@@ -21,6 +21,10 @@ UTC = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    op.add_column(
+        "miniapp_apps",
+        sa.Column("url", sa.String(length=512), nullable=False, server_default=""),
+    )
     op.create_table(
         "miniapp_group_apps",
         sa.Column("chat_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -49,3 +53,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("miniapp_consents")
     op.drop_table("miniapp_group_apps")
+    with op.batch_alter_table("miniapp_apps") as batch:
+        batch.drop_column("url")
