@@ -14,31 +14,22 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 from sqlmodel import col, select
 
 from core.models_engagement import LedgerEntry
 from miniapps.examples.quiz.app import QuizConfig, create_quiz_app
 from miniapps.examples.quiz.questions import question_for
 from tests.conftest import RunningGateway, free_port
-from tests.tests_support import SCREENSHOTS, launch_chromium
+from tests.e2e import test_miniapps_browser
+from tests.tests_support import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_MS = 20_000
 POINTS = 5
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await launch_chromium(playwright)
-        expect.set_options(timeout=TIMEOUT_MS)
-        try:
-            yield chromium
-        finally:
-            expect.set_options(timeout=5_000)
-            await chromium.close()
+browser = test_miniapps_browser.browser
 
 
 class Chat:
