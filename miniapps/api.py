@@ -78,6 +78,46 @@ def entry_json(row: Any) -> dict[str, Any]:
     }
 
 
+async def message_verdicts(
+    session: AsyncSession, *, epoch_id: int, member_id: int
+) -> tuple[int, dict[str, int]]:
+    """How many of the member's messages count, and why the others do not: each message's
+    final decision is its highest revision, and it counts when its net points are positive.
+    Aggregated in the database, so a member with many entries costs no rows in Python."""
+    t = LedgerEntry.__table__  # type: ignore[attr-defined]
+    per = (
+        select(
+            t.c.chat_id,
+            t.c.cause,
+            (func.sum(t.c.points) > 0).label("counts"),
+            func.max(t.c.revision).label("rev"),
+        )
+        .where(t.c.epoch_id == epoch_id, t.c.member_id == member_id, t.c.kind == "message")
+        .group_by(t.c.chat_id, t.c.cause)
+        .subquery()
+    )
+    final = t.alias("final")
+    stmt = (
+        select(final.c.rule, per.c.counts, func.count())
+        .select_from(
+            per.join(
+                final,
+                (final.c.chat_id == per.c.chat_id)
+                & (final.c.cause == per.c.cause)
+                & (final.c.revision == per.c.rev),
+            )
+        )
+        .group_by(final.c.rule, per.c.counts)
+    )
+    counted, reasons = 0, {}
+    for rule, counts, n in await sql.rows(session, stmt):
+        if counts:
+            counted += int(n)
+        else:
+            reasons[rule] = reasons.get(rule, 0) + int(n)
+    return counted, dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
+
+
 async def points_json(
     session: AsyncSession, *, chat_id: int, epoch: Epoch, member_id: int
 ) -> dict[str, Any]:
@@ -93,20 +133,24 @@ async def points_json(
         session,
         select(t).where(*mine).order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(ENTRY_LIMIT),
     )
-    explained = await board.breakdown(session=session, epoch_id=epoch.id, member_id=member_id)
+    by_kind = await sql.rows(
+        session,
+        select(t.c.kind, func.sum(t.c.points)).where(*mine).group_by(t.c.kind).order_by(t.c.kind),
+    )
+    counted, not_counted = await message_verdicts(session, epoch_id=epoch.id, member_id=member_id)
     score = await session.get(Score, (epoch.id, member_id))
-    points = score.points if score is not None else explained.total
+    points = score.points if score is not None else sum(int(p or 0) for _, p in by_kind)
     rank = await board.rank(session=session, epoch_id=epoch.id, chat_id=chat_id, points=points)
     return {
         "points": points,
         "rank": rank,
-        "by_kind": explained.by_kind,
+        "by_kind": {kind: int(p) for kind, p in by_kind if p},
         "by_rule": sorted(
             ({"rule": r, "points": int(p or 0), "entries": int(n)} for r, p, n in by_rule),
             key=lambda item: (-item["points"], item["rule"]),
         ),
-        "counted_messages": explained.counted_messages,
-        "not_counted": explained.not_counted,
+        "counted_messages": counted,
+        "not_counted": not_counted,
         "entries": [entry_json(row) for row in newest],
     }
 

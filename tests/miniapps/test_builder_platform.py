@@ -9,8 +9,10 @@ import base64
 import httpx
 import pytest
 
+from core.clock import utcnow
 from core.db import transaction
 from core.models_miniapps import MiniApp, hash_secret
+from engagement import board, ledger
 from miniapps import registry
 from miniapps.ratelimit import MemoryLimiter
 from tests.miniapps import test_miniapp_api
@@ -191,3 +193,44 @@ async def test_calls_over_the_apps_rate_get_429_with_retry_after(env: Env) -> No
     for _ in range(3):
         assert (await env.report(token, "k", auth=(APP, "wrong"))).status_code == 401
     assert (await v1(env, "/v1/me", token)).status_code == 200
+
+
+async def test_points_breakdown_in_sql_matches_the_ledgers_final_decisions(env: Env) -> None:
+    sessions = env.client._transport.app.state.gateway.sessions  # type: ignore[attr-defined]
+    now = utcnow()
+    corrections = [
+        # (cause, revision, rule, points): msg:10 earned then was judged a duplicate; msg:11
+        # was too short then re-judged; msg:12 and msg:13 never earned.
+        ("msg:10", 0, "message", 5),
+        ("msg:10", 1, "duplicate", -5),
+        ("msg:11", 0, "too_short", 0),
+        ("msg:11", 1, "message", 5),
+        ("msg:12", 0, "too_short", 0),
+        ("msg:13", 0, "duplicate", 0),
+    ]
+    async with transaction(sessions) as session:
+        await ledger.append(
+            session=session,
+            entries=[
+                ledger.Entry(
+                    chat_id=GROUP,
+                    epoch_id=env.epoch_id,
+                    member_id=ALICE,
+                    kind="message",
+                    rule=rule,
+                    points=points,
+                    rules_version=1,
+                    cause=cause,
+                    revision=revision,
+                    occurred_at=now,
+                )  # fmt: skip
+                for cause, revision, rule, points in corrections
+            ],
+        )
+    body = (await env.get("/miniapp/api/points", await env.login(ALICE, GROUP))).json()
+    async with sessions() as session:
+        expected = await board.breakdown(session=session, epoch_id=env.epoch_id, member_id=ALICE)
+    assert body["counted_messages"] == expected.counted_messages
+    assert body["not_counted"] == expected.not_counted
+    assert (expected.not_counted["duplicate"], expected.not_counted["too_short"]) == (2, 1)
+    assert body["by_kind"] == expected.by_kind
