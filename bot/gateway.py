@@ -26,6 +26,7 @@ from core.db import create_engine, session_factory
 from core.migrate import upgrade
 from core.settings import Settings, get_settings
 from miniapps.api import create_api_router
+from miniapps.app_launch import create_launch_router
 from miniapps.claims import create_claims_router
 from miniapps.consent import create_consent_router
 from miniapps.deps import create_session_router
@@ -156,6 +157,7 @@ def create_app(
     app.include_router(create_builder_router())
     app.include_router(create_consent_router())
     app.include_router(create_sdk_router())
+    app.include_router(create_launch_router())
     app.include_router(create_member_router())
     app.include_router(create_claims_router())
     if settings.is_sandbox:

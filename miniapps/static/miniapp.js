@@ -125,17 +125,23 @@
         : el("li", { class: "hint", text: "No wallet linked yet" }))));
   }
 
-  // A builder's app opens in this same view with the launch data passed on in the fragment,
-  // as Telegram's clients hand it to a Mini App; only http(s) addresses are ever followed.
-  function openApp(url) {
-    const target = new URL(url, location.href);
+  // A builder's app opens in this same view with a token addressed to it in the fragment,
+  // never Telegram's initData (the key to our own pages); only http(s) addresses are followed.
+  async function openApp(app, chatId) {
+    const target = new URL(app.url, location.href);
     if (target.protocol !== "https:" && target.protocol !== "http:") return;
-    const launch = new URLSearchParams({
-      tgWebAppData: tg.initData, tgWebAppVersion: tg.version || "7.0", tgWebAppPlatform: tg.platform || "web",
-      tgWebAppThemeParams: JSON.stringify(tg.themeParams || {}),
-    });
-    target.hash = launch.toString();
-    location.href = target.toString();
+    try {
+      const session = await call("POST", withChat(`/miniapp/api/apps/${encodeURIComponent(app.id)}/token`, chatId));
+      const launch = new URLSearchParams({
+        tgWebAppVersion: tg.version || "7.0", tgWebAppPlatform: tg.platform || "web",
+        tgWebAppThemeParams: JSON.stringify(tg.themeParams || {}),
+        townsquareSession: JSON.stringify(session),
+      });
+      target.hash = launch.toString();
+      location.href = target.toString();
+    } catch (error) {
+      status(error.message, true);
+    }
   }
 
   async function apps(chatId) {
@@ -149,7 +155,7 @@
       data.apps.map((a) => el("li", { "data-testid": "app" },
         el("span", { class: "name" }, el("span", { text: a.name }), el("br"),
           el("a", { class: "small", href: `/miniapp/consent?app=${encodeURIComponent(a.id)}`, text: "Wallet access" })),
-        a.url ? el("button", { type: "button", class: "group", "data-testid": "open-app", onclick: () => openApp(a.url) }, "Open") : null)))));
+        a.url ? el("button", { type: "button", class: "group", "data-testid": "open-app", onclick: () => openApp(a, chatId) }, "Open") : null)))));
   }
 
   const views = { points, leaderboard, wallets, apps };

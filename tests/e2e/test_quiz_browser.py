@@ -91,7 +91,12 @@ async def world(gateway: RunningGateway, quiz_port: int) -> AsyncIterator[dict[s
             assert not task.done(), "the quiz did not start"
             await asyncio.sleep(0.02)
         try:
-            yield {"alice": alice, "group": group, "app_id": app_id}
+            yield {
+                "alice": alice,
+                "group": group,
+                "app_id": app_id,
+                "quiz": f"http://127.0.0.1:{quiz_port}/",
+            }
         finally:
             server.should_exit = True
             await asyncio.wait_for(task, timeout=15)
@@ -132,6 +137,11 @@ async def test_the_quiz_credits_a_correct_answer_to_the_members_ledger(
         await listed.get_by_test_id("open-app").click()
 
         await expect(frame.get_by_test_id("quiz-who")).to_have_text("Hello, Alice")
+        # The app got a token addressed to it, never Telegram's initData (our own key).
+        quiz = next(f for f in page.frames if f.url.startswith(world["quiz"]))
+        launch = await quiz.evaluate("() => location.hash + ' ' + Telegram.WebApp.initData")
+        assert "tgWebAppData" not in launch and "townsquareSession" in launch
+        assert launch.endswith(" ")
         _, question = question_for(datetime.now(UTC).date())
         await expect(frame.get_by_test_id("quiz-question")).to_have_text(question.text)
         await frame.get_by_test_id("quiz-choice").nth(question.answer).click()

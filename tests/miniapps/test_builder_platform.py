@@ -234,3 +234,28 @@ async def test_points_breakdown_in_sql_matches_the_ledgers_final_decisions(env: 
     assert body["not_counted"] == expected.not_counted
     assert (expected.not_counted["duplicate"], expected.not_counted["too_short"]) == (2, 1)
     assert body["by_kind"] == expected.by_kind
+
+
+async def test_the_catalogue_hands_an_app_a_token_for_this_group_only(env: Env) -> None:
+    member = await env.login(ALICE, GROUP)
+    listed = (await env.get("/miniapp/api/apps", member)).json()["apps"]
+    assert [a["id"] for a in listed] == [APP]
+    given = await env.client.post(f"/miniapp/api/apps/{APP}/token", headers=member)
+    assert given.status_code == 200, given.text
+    token = given.json()["token"]
+    assert (await v1(env, "/v1/me", token)).json()["chat"]["id"] == GROUP
+    assert (await env.report(token, "handed")).json()["status"] == "credited"
+    # Not enabled in OTHER; a group session cannot ask for another group; the app token is
+    # not a gateway session.
+    other = await env.client.post(
+        f"/miniapp/api/apps/{APP}/token", headers=await env.login(ALICE, OTHER)
+    )
+    assert other.json() == {"reason": "app_not_enabled"}
+    wrong = await env.client.post(
+        f"/miniapp/api/apps/{APP}/token", headers=member, params={"chat_id": OTHER}
+    )
+    assert wrong.json() == {"reason": "wrong_chat"}
+    forged = await env.client.post(
+        f"/miniapp/api/apps/{APP}/token", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert forged.status_code == 401

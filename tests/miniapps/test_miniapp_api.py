@@ -25,6 +25,7 @@ from core.models_wallet import WalletLink
 from core.settings import Settings
 from engagement import epochs, ledger, rules
 from miniapps.api import create_api_router
+from miniapps.app_launch import create_launch_router
 from miniapps.consent import create_consent_router
 from miniapps.deps import create_session_router, start_param_for
 from miniapps.errors import install_error_handlers
@@ -182,7 +183,12 @@ async def env(database_url: str, tmp_path: Path) -> AsyncIterator[Env]:
     app.state.gateway = SimpleNamespace(settings=settings, sessions=sessions)
     install_error_handlers(app)
     routers = (create_session_router(), create_api_router(), create_builder_router())
-    for router in (*routers, create_member_router(), create_consent_router()):
+    for router in (
+        *routers,
+        create_member_router(),
+        create_consent_router(),
+        create_launch_router(),
+    ):
         app.include_router(router)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://town.example") as client:
