@@ -18,6 +18,7 @@ from playwright.async_api import Browser, expect
 from sqlmodel import col, select
 
 from core.models_engagement import LedgerEntry
+from miniapps.consent import WALLETS_READ, has_consent
 from miniapps.examples.quiz.app import QuizConfig, create_quiz_app
 from miniapps.examples.quiz.questions import question_for
 from tests.conftest import RunningGateway, free_port
@@ -152,3 +153,43 @@ async def test_the_quiz_credits_a_correct_answer_to_the_members_ledger(
     entries = await app_entries(gateway, world["alice"])
     assert [points for _, points in entries] == [POINTS]
     assert entries[0][0].startswith(f"app:{world['app_id']}:quiz-")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_the_member_allows_and_takes_back_wallet_access(
+    browser: Browser, gateway: RunningGateway, world: dict[str, Any], scheme: Any
+) -> None:
+    async with httpx.AsyncClient(base_url=f"{gateway.base_url}/sandbox/ui") as ui:
+        launch = await ui.post(
+            "/webapp/init",
+            json={
+                "user_id": world["alice"],
+                "chat_id": world["group"],
+                "url": f"{gateway.base_url}/miniapp/consent?app={world['app_id']}",
+            },
+        )
+    assert launch.status_code == 200, launch.text
+    fragment = httpx.QueryParams({"tgWebAppData": launch.json()["init_data"]})
+    context = await browser.new_context(viewport={"width": 480, "height": 720}, color_scheme=scheme)
+    try:
+        page = await context.new_page()
+        await page.goto(f"{launch.json()['url']}#{fragment}")
+        await expect(page.get_by_test_id("app-name")).to_have_text("Daily <b>quiz</b>")
+        await expect(page.get_by_test_id("consent-state")).to_have_text("Not allowed.")
+        await page.get_by_test_id("allow").click()
+        await expect(page.get_by_test_id("consent-state")).to_have_text("Allowed.")
+        await expect(page.get_by_test_id("consent")).to_contain_text("wallets:read")
+        await page.screenshot(path=str(SCREENSHOTS / f"consent_{scheme}.png"))
+        assert await consented(gateway, world)
+        await page.get_by_test_id("revoke").click()
+        await expect(page.get_by_test_id("consent-state")).to_have_text("Not allowed.")
+        assert not await consented(gateway, world)
+    finally:
+        await context.close()
+
+
+async def consented(gateway: RunningGateway, world: dict[str, Any]) -> bool:
+    async with gateway.gateway.sessions() as session:
+        return await has_consent(
+            session=session, member_id=world["alice"], app_id=world["app_id"], scope=WALLETS_READ
+        )
