@@ -30,8 +30,9 @@
     $("app-name").textContent = data.app.name;
     $("explains").textContent = data.explains;
     $("consent-state").textContent = data.granted ? "Allowed." : "Not allowed.";
-    $("allow").hidden = data.granted;
-    $("revoke").hidden = !data.granted;
+    // Through the style, not `hidden`: the buttons' stylesheet sets their display.
+    $("allow").style.display = data.granted ? "none" : "";
+    $("revoke").style.display = data.granted ? "" : "none";
   }
 
   async function listConsents() {

@@ -178,11 +178,13 @@ async def test_the_member_allows_and_takes_back_wallet_access(
         await expect(page.get_by_test_id("consent-state")).to_have_text("Not allowed.")
         await page.get_by_test_id("allow").click()
         await expect(page.get_by_test_id("consent-state")).to_have_text("Allowed.")
+        await expect(page.get_by_test_id("allow")).to_be_hidden()
         await expect(page.get_by_test_id("consent")).to_contain_text("wallets:read")
         await page.screenshot(path=str(SCREENSHOTS / f"consent_{scheme}.png"))
         assert await consented(gateway, world)
         await page.get_by_test_id("revoke").click()
         await expect(page.get_by_test_id("consent-state")).to_have_text("Not allowed.")
+        await expect(page.get_by_test_id("revoke")).to_be_hidden()
         assert not await consented(gateway, world)
     finally:
         await context.close()
