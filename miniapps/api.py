@@ -8,6 +8,7 @@ in the database on every call, so that leaving a group also closes its pages.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -125,28 +126,37 @@ async def points_json(
     assert epoch.id is not None
     t = LedgerEntry.__table__  # type: ignore[attr-defined]
     mine = (t.c.epoch_id == epoch.id, t.c.member_id == member_id)
-    by_rule = await sql.rows(
+    # One pass over the member's rows gives both the sums by rule and by kind.
+    sums = await sql.rows(
         session,
-        select(t.c.rule, func.sum(t.c.points), func.count()).where(*mine).group_by(t.c.rule),
+        select(t.c.kind, t.c.rule, func.sum(t.c.points), func.count())
+        .where(*mine)
+        .group_by(t.c.kind, t.c.rule),
     )
+    by_rule: Counter[str] = Counter()
+    entries_by_rule: Counter[str] = Counter()
+    by_kind: Counter[str] = Counter()
+    for kind, rule, total, n in sums:
+        by_rule[rule] += int(total or 0)
+        entries_by_rule[rule] += int(n)
+        by_kind[kind] += int(total or 0)
     newest = await sql.rows(
         session,
         select(t).where(*mine).order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(ENTRY_LIMIT),
     )
-    by_kind = await sql.rows(
-        session,
-        select(t.c.kind, func.sum(t.c.points)).where(*mine).group_by(t.c.kind).order_by(t.c.kind),
-    )
     counted, not_counted = await message_verdicts(session, epoch_id=epoch.id, member_id=member_id)
     score = await session.get(Score, (epoch.id, member_id))
-    points = score.points if score is not None else sum(int(p or 0) for _, p in by_kind)
+    points = score.points if score is not None else sum(by_kind.values())
     rank = await board.rank(session=session, epoch_id=epoch.id, chat_id=chat_id, points=points)
     return {
         "points": points,
         "rank": rank,
-        "by_kind": {kind: int(p) for kind, p in by_kind if p},
+        "by_kind": {kind: p for kind, p in sorted(by_kind.items()) if p},
         "by_rule": sorted(
-            ({"rule": r, "points": int(p or 0), "entries": int(n)} for r, p, n in by_rule),
+            (
+                {"rule": rule, "points": p, "entries": entries_by_rule[rule]}
+                for rule, p in by_rule.items()
+            ),
             key=lambda item: (-item["points"], item["rule"]),
         ),
         "counted_messages": counted,
