@@ -25,14 +25,22 @@ from bot.sandbox.chains import start_chains
 from bot.webhook import mount_webhook
 from core.db import create_engine, session_factory
 from core.settings import Settings, get_settings
-from miniapps.api import create_api_router, create_events_router
+from miniapps.api import create_api_router
+from miniapps.app_launch import create_launch_router
 from miniapps.claims import create_claims_router
 from miniapps.dashboard import create_dashboard_router
 from miniapps.dashboard_export import create_export_router
 from miniapps.dashboard_settle import create_settle_router
 from miniapps.deps import create_session_router
 from miniapps.funding import create_funding_router
+
+
+from miniapps.consent import create_consent_router
+from miniapps.deps import create_session_router
+from miniapps.errors import install_error_handlers
 from miniapps.member import create_member_router
+from miniapps.sdk import create_sdk_router, install_session_cors
+from miniapps.v1 import create_builder_router
 from miniapps.wallet_link import create_wallet_link_router
 
 log = logging.getLogger(__name__)
@@ -162,6 +170,8 @@ def create_app(
 
     app = FastAPI(title="Townsquare gateway", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway
+    install_error_handlers(app)
+    install_session_cors(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
     async def healthz() -> JSONResponse:
@@ -190,6 +200,12 @@ def create_app(
     # Before the members' pages: their `/miniapp/{page}` would take `/miniapp/dashboard`.
     for dashboard in (create_dashboard_router(), create_settle_router(), create_export_router()):
         app.include_router(dashboard)
+
+
+    app.include_router(create_builder_router())
+    app.include_router(create_consent_router())
+    app.include_router(create_sdk_router())
+    app.include_router(create_launch_router())
     app.include_router(create_member_router())
     app.include_router(create_claims_router())
     app.include_router(create_funding_router())

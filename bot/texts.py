@@ -604,3 +604,40 @@ def flags_notice(title: str, count: int, lines: str) -> str:
         "<b>New sybil flags in {title}</b> ({count} members):\n{lines}\n"
         "Send /flags in the group to review them, then /exclude or /clear."
     ).format(title=title, count=count, lines=lines)
+
+
+def enableapp_usage(default_cap: int) -> str:
+    return _(
+        "Enable a builder app in this group with <code>/enableapp APP_ID [CAP]</code>: CAP is the "
+        "most points its events may give one member in an epoch (default {cap}). "
+        "<code>/disableapp APP_ID</code> turns it off."
+    ).format(cap=default_cap)
+
+
+def enableapp_done(name: str, app_id: str, cap: int) -> str:
+    return _(
+        "{name} (<code>{app_id}</code>) is enabled here: its events give a member at most "
+        "{cap} points per epoch."
+    ).format(name=name, app_id=app_id, cap=cap)
+
+
+def enableapp_unknown(app_id: str) -> str:
+    return _("There is no app <code>{app_id}</code> (or it was revoked).").format(app_id=app_id)
+
+
+def enableapp_bad_cap(max_cap: int) -> str:
+    return _("The cap must be a whole number from 0 to {max}.").format(max=max_cap)
+
+
+def disableapp_done(app_id: str) -> str:
+    return _("<code>{app_id}</code> is disabled here: its events are refused.").format(
+        app_id=app_id
+    )
+
+
+def disableapp_not_enabled(app_id: str) -> str:
+    return _("<code>{app_id}</code> is not enabled in this group.").format(app_id=app_id)
+
+
+def newapp_bad_url() -> str:
+    return _("The app's address must be an https URL: /newapp NAME https://your.app/page")

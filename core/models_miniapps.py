@@ -30,6 +30,8 @@ class MiniApp(MiniAppBase, table=True):
         sa_column=Column(BigInteger, ForeignKey("members.id"), nullable=False, index=True)
     )
     secret_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    # The https page members open (empty: registered without one yet).
+    url: str = Field(default="", sa_column=Column(String(512), nullable=False, server_default=""))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     revoked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 

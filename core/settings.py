@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     rate_global_per_second: float = 30.0
     rate_chat_per_minute: float = 20.0
+    # The builder API's per-app token bucket: calls a second on average, and at once (0: off).
+    builder_rate_per_second: float = 20.0
+    builder_rate_burst: float = 40.0
     evm_rpc_urls: dict[str, str] = Field(default_factory=dict)
     # The EIP-155 chain id named in the SIWE message of wallet linking; EIP-1271 contract
     # wallets are checked on this chain, through its entry in `evm_rpc_urls`.

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
-from engagement import ledger, rules, state
+from core.models_engagement import LedgerEntry
+from engagement import ledger, rules, sql, state
 from engagement.scoring import effective_time
 
 
@@ -82,8 +84,12 @@ async def app_event(
     name: str,
     at: datetime,
     now: datetime | None = None,
+    cap: int | None = None,
 ) -> ledger.Entry | None:
     """Points for a mini-app event, by the group's `app_events` rules; once per event id.
+
+    With a `cap` (the most points this app's events may give the member in one epoch), an event
+    that would pass it is still written, with 0 points and the reason, so the member sees it.
 
     Returns the entry written, or None when the event earns nothing or was counted before.
     """
@@ -99,6 +105,13 @@ async def app_event(
     ).app_events.get(name, 0)
     if points == 0:
         return None
+    reason = None
+    if cap is not None:
+        given = await app_points(
+            session=session, epoch_id=epoch_id, member_id=member_id, app_id=app_id
+        )
+        if given + points > cap:
+            points, reason = 0, f"over_cap: this app gives at most {cap} points per epoch"
     entry = ledger.Entry(
         chat_id=chat_id,
         epoch_id=epoch_id,
@@ -110,6 +123,20 @@ async def app_event(
         cause=ledger.app_cause(app_id, event_id)[:96],
         occurred_at=when,
         event_id=event_id[:128],
+        reason=reason,
     )
     written = await ledger.append(session=session, entries=[entry])
     return written[0] if written else None
+
+
+async def app_points(*, session: AsyncSession, epoch_id: int, member_id: int, app_id: str) -> int:
+    """What one app's events have given a member in an epoch (the sum its cap bounds)."""
+    t = LedgerEntry.__table__  # type: ignore[attr-defined]
+    prefix = ledger.app_cause(app_id, "")
+    stmt = select(func.coalesce(func.sum(t.c.points), 0)).where(
+        t.c.epoch_id == epoch_id,
+        t.c.member_id == member_id,
+        t.c.kind == "app",
+        func.substr(t.c.cause, 1, len(prefix)) == prefix,
+    )
+    return int(await sql.scalar(session, stmt) or 0)

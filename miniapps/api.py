@@ -1,4 +1,5 @@
-"""The members' Mini App JSON API: points with their reasons, the leaderboard, linked wallets.
+"""The members' Mini App JSON API: points with their reasons, the leaderboard, linked wallets,
+the group's enabled apps.
 
 Every route needs a session token (`CurrentMember`). A token from a group launch is bound to
 that group; a token from a private launch may read any group the member belongs to, checked
@@ -7,25 +8,19 @@ in the database on every call, so that leaving a group also closes its pages.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
+from collections import Counter
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.clock import utcnow
-from core.db import transaction
 from core.models import Chat
 from core.models_engagement import Epoch, LedgerEntry, Score
-from core.models_miniapps import MiniApp, hash_secret
-from engagement import board, epochs, grants, ledger, sql
-from miniapps.deps import CurrentMember, Issuer, MemberIdentity, is_member, refuse
-from miniapps.tokens import TokenError
+from engagement import board, epochs, sql
+from miniapps import registry
+from miniapps.deps import CurrentMember, MemberIdentity, is_member, refuse
 from wallet import linking
 
 ENTRY_LIMIT = 50
@@ -84,6 +79,46 @@ def entry_json(row: Any) -> dict[str, Any]:
     }
 
 
+async def message_verdicts(
+    session: AsyncSession, *, epoch_id: int, member_id: int
+) -> tuple[int, dict[str, int]]:
+    """How many of the member's messages count, and why the others do not: each message's
+    final decision is its highest revision, and it counts when its net points are positive.
+    Aggregated in the database, so a member with many entries costs no rows in Python."""
+    t = LedgerEntry.__table__  # type: ignore[attr-defined]
+    per = (
+        select(
+            t.c.chat_id,
+            t.c.cause,
+            (func.sum(t.c.points) > 0).label("counts"),
+            func.max(t.c.revision).label("rev"),
+        )
+        .where(t.c.epoch_id == epoch_id, t.c.member_id == member_id, t.c.kind == "message")
+        .group_by(t.c.chat_id, t.c.cause)
+        .subquery()
+    )
+    final = t.alias("final")
+    stmt = (
+        select(final.c.rule, per.c.counts, func.count())
+        .select_from(
+            per.join(
+                final,
+                (final.c.chat_id == per.c.chat_id)
+                & (final.c.cause == per.c.cause)
+                & (final.c.revision == per.c.rev),
+            )
+        )
+        .group_by(final.c.rule, per.c.counts)
+    )
+    counted, reasons = 0, {}
+    for rule, counts, n in await sql.rows(session, stmt):
+        if counts:
+            counted += int(n)
+        else:
+            reasons[rule] = reasons.get(rule, 0) + int(n)
+    return counted, dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
+
+
 async def points_json(
     session: AsyncSession, *, chat_id: int, epoch: Epoch, member_id: int
 ) -> dict[str, Any]:
@@ -91,29 +126,60 @@ async def points_json(
     assert epoch.id is not None
     t = LedgerEntry.__table__  # type: ignore[attr-defined]
     mine = (t.c.epoch_id == epoch.id, t.c.member_id == member_id)
-    by_rule = await sql.rows(
+    # One pass over the member's rows gives both the sums by rule and by kind.
+    sums = await sql.rows(
         session,
-        select(t.c.rule, func.sum(t.c.points), func.count()).where(*mine).group_by(t.c.rule),
+        select(t.c.kind, t.c.rule, func.sum(t.c.points), func.count())
+        .where(*mine)
+        .group_by(t.c.kind, t.c.rule),
     )
+    by_rule: Counter[str] = Counter()
+    entries_by_rule: Counter[str] = Counter()
+    by_kind: Counter[str] = Counter()
+    for kind, rule, total, n in sums:
+        by_rule[rule] += int(total or 0)
+        entries_by_rule[rule] += int(n)
+        by_kind[kind] += int(total or 0)
     newest = await sql.rows(
         session,
         select(t).where(*mine).order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(ENTRY_LIMIT),
     )
-    explained = await board.breakdown(session=session, epoch_id=epoch.id, member_id=member_id)
+    counted, not_counted = await message_verdicts(session, epoch_id=epoch.id, member_id=member_id)
     score = await session.get(Score, (epoch.id, member_id))
-    points = score.points if score is not None else explained.total
+    points = score.points if score is not None else sum(by_kind.values())
     rank = await board.rank(session=session, epoch_id=epoch.id, chat_id=chat_id, points=points)
     return {
         "points": points,
         "rank": rank,
-        "by_kind": explained.by_kind,
+        "by_kind": {kind: p for kind, p in sorted(by_kind.items()) if p},
         "by_rule": sorted(
-            ({"rule": r, "points": int(p or 0), "entries": int(n)} for r, p, n in by_rule),
+            (
+                {"rule": rule, "points": p, "entries": entries_by_rule[rule]}
+                for rule, p in by_rule.items()
+            ),
             key=lambda item: (-item["points"], item["rule"]),
         ),
-        "counted_messages": explained.counted_messages,
-        "not_counted": explained.not_counted,
+        "counted_messages": counted,
+        "not_counted": not_counted,
         "entries": [entry_json(row) for row in newest],
+    }
+
+
+async def wallets_json(session: AsyncSession, member_id: int) -> dict[str, Any]:
+    """The member's linked wallets (addresses only: there is nothing secret to show)."""
+    links = await linking.active_links(session=session, member_id=member_id)
+    return {
+        "wallets": [
+            {
+                "id": link.id,
+                "family": link.chain_family,
+                "address": link.address,
+                "chain_id": link.chain_id,
+                "is_primary": link.is_primary,
+                "linked_at": link.linked_at.isoformat(),
+            }
+            for link in links
+        ]
     }
 
 
@@ -183,106 +249,18 @@ def create_api_router() -> APIRouter:
     @router.get("/wallets")
     async def wallets(request: Request, who: CurrentMember) -> Any:
         async with request.app.state.gateway.sessions() as session:
-            links = await linking.active_links(session=session, member_id=who.member_id)
-        return {
-            "wallets": [
-                {
-                    "id": link.id,
-                    "family": link.chain_family,
-                    "address": link.address,
-                    "chain_id": link.chain_id,
-                    "is_primary": link.is_primary,
-                    "linked_at": link.linked_at.isoformat(),
-                }
-                for link in links
-            ]
-        }
+            return await wallets_json(session, who.member_id)
 
     @router.get("/apps")
     async def apps(request: Request, who: CurrentMember, chat_id: ChatQuery = None) -> Any:
         async with request.app.state.gateway.sessions() as session:
             chat = await group_for(session, who, chat_id)
             body = {"chat": await chat_json(session, chat) if chat is not None else None}
-        # The builder registry is not there yet: every group's catalogue is empty.
-        return body | {"apps": []}
-
-    return router
-
-
-class EventIn(BaseModel):
-    member_token: str = Field(min_length=1, max_length=4096)
-    event: str = Field(pattern=r"^[a-z0-9_]{1,28}$")
-    occurred_at: datetime | None = None
-
-
-IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-
-
-def app_credentials(request: Request) -> tuple[str, str]:
-    """`Authorization: Basic base64(app_id:secret)`."""
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise refuse(401, "bad_app_credentials") from exc
-    app_id, colon, secret = decoded.partition(":")
-    if scheme.lower() != "basic" or not colon or not app_id or not secret:
-        raise refuse(401, "bad_app_credentials")
-    return app_id, secret
-
-
-async def checked_app(session: AsyncSession, app_id: str, secret: str) -> MiniApp:
-    app = await session.get(MiniApp, app_id[:32])
-    # Compared even for an unknown app, so timing does not tell which app ids exist.
-    stored = app.secret_hash if app is not None else hash_secret("")
-    if not hmac.compare_digest(stored, hash_secret(secret)) or app is None:
-        raise refuse(401, "bad_app_credentials")
-    if app.revoked_at is not None:
-        raise refuse(401, "app_revoked")
-    return app
-
-
-def create_events_router() -> APIRouter:
-    """`POST /v1/events`: a builder's backend reports a member's event; the group's
-    `app_events` rules decide the points, credited once per idempotency key."""
-    router = APIRouter(prefix="/v1", tags=["builders"])
-
-    @router.post("/events")
-    async def events(request: Request, body: EventIn, issuer: Issuer, key: IdempotencyKey) -> Any:
-        app_id, secret = app_credentials(request)
-        async with transaction(request.app.state.gateway.sessions) as session:
-            # The app proves itself first: tokens are not checked for callers without a secret.
-            app = await checked_app(session, app_id, secret)
-            try:
-                claims = issuer.verify(body.member_token, audience=app.id)
-            except TokenError as exc:
-                raise refuse(403, f"member_token_{exc.reason}") from exc
-            if claims.chat_id is None or not claims.subject.isdigit():
-                raise refuse(403, "member_token_without_group")
-            chat_id, member_id = claims.chat_id, int(claims.subject)
-            if not await is_member(session=session, chat_id=chat_id, member_id=member_id):
-                raise refuse(403, "not_a_member")
-            await grants.app_event(
-                session=session,
-                chat_id=chat_id,
-                member_id=member_id,
-                app_id=app.id,
-                event_id=key,
-                name=body.event,
-                at=body.occurred_at or utcnow(),
+            enabled = (
+                [] if chat is None else await registry.catalogue(session=session, chat_id=chat)
             )
-            t = LedgerEntry.__table__  # type: ignore[attr-defined]
-            rows = await sql.rows(
-                session,
-                select(t.c.member_id, t.c.rule, t.c.points).where(
-                    t.c.chat_id == chat_id, t.c.cause == ledger.app_cause(app.id, key)[:96]
-                ),
-            )
-        if not rows:
-            return {"status": "no_points", "points": 0}
-        owner, rule, points = rows[0]
-        if owner != member_id or rule != f"app:{body.event}"[:32]:
-            raise refuse(409, "idempotency_key_reused")
-        return {"status": "credited", "points": int(points)}
+        return body | {
+            "apps": [{"id": a.id, "name": a.name, "url": a.url, "cap": a.cap} for a in enabled]
+        }
 
     return router

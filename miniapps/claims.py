@@ -11,8 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+
+from typing import Annotated, Any, Literal
+
 import orjson
 from fastapi import APIRouter, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -60,6 +64,20 @@ class PrepareIn(BaseModel):
 class ConfirmIn(BaseModel):
     account: str = Field(min_length=32, max_length=64)
     tx_hash: str = Field(min_length=32, max_length=128)
+
+
+# Path numbers within what the database columns hold: larger ones are simply not found.
+ChatId = Annotated[int, PathParam(ge=-(2**63), lt=2**63)]
+EpochNumber = Annotated[int, PathParam(ge=0, lt=2**31)]
+
+
+def claim_calldata(index: int, account: str, amount: int, proof: list[str]) -> str:
+    """The ABI-encoded `claim(index, account, amount, proof)` call, `0x` hex."""
+    args = encode(
+        ["uint256", "address", "uint256", "bytes32[]"],
+        [index, account, amount, [bytes.fromhex(p[2:]) for p in proof]],
+    )
+    return "0x" + (CLAIM_SELECTOR + args).hex()
 
 
 def default_evm_client(gateway: Any, record: Settlement) -> AsyncWeb3 | None:
@@ -115,7 +133,9 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
     published: dict[tuple[int, int], Settlement] = {}
     templates = Jinja2Templates(directory=str(TEMPLATES))
 
-    async def artefact(request: Request, chat_id: int, epoch: int, name: str) -> Response:
+    async def artefact(
+        request: Request, chat_id: ChatId, epoch: EpochNumber, name: str
+    ) -> Response:
         async with request.app.state.gateway.sessions() as session:
             try:
                 record = await store.published(session=session, chat_id=chat_id, number=epoch)
@@ -131,30 +151,38 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
 
     @router.get("/epochs/{chat_id}/{epoch}/dump.json")
     async def dump(
-        request: Request, chat_id: int, epoch: int, chain: Literal["evm", "solana"] = "evm"
+        request: Request,
+        chat_id: ChatId,
+        epoch: EpochNumber,
+        chain: Literal["evm", "solana"] = "evm",
     ) -> Response:
         """The chain's OpenZeppelin `standard-v1` tree dump."""
         return await artefact(request, chat_id, epoch, f"{chain}/dump.json")
 
     @router.get("/epochs/{chat_id}/{epoch}/claims.json")
     async def claims(
-        request: Request, chat_id: int, epoch: int, chain: Literal["evm", "solana"] = "evm"
+        request: Request,
+        chat_id: ChatId,
+        epoch: EpochNumber,
+        chain: Literal["evm", "solana"] = "evm",
     ) -> Response:
         """The chain's Uniswap-shaped claims file."""
         return await artefact(request, chat_id, epoch, f"{chain}/claims.json")
 
     @router.get("/epochs/{chat_id}/{epoch}/rules.json")
-    async def rules(request: Request, chat_id: int, epoch: int) -> Response:
+    async def rules(request: Request, chat_id: ChatId, epoch: EpochNumber) -> Response:
         """Allocation parameters, exclusions, wallets and scoring rules of the settlement."""
         return await artefact(request, chat_id, epoch, "rules.json")
 
     @router.get("/epochs/{chat_id}/{epoch}/ledger.jsonl")
-    async def ledger(request: Request, chat_id: int, epoch: int) -> Response:
+    async def ledger(request: Request, chat_id: ChatId, epoch: EpochNumber) -> Response:
         """The canonical ledger export whose sha256 is the settlement's ledger digest."""
         return await artefact(request, chat_id, epoch, "ledger.jsonl")
 
     @router.get("/v1/claims/{chat_id}/{epoch}/proof/{address}")
-    async def proof(request: Request, chat_id: int, epoch: int, address: str) -> Response:
+    async def proof(
+        request: Request, chat_id: ChatId, epoch: EpochNumber, address: str
+    ) -> Response:
         """The claim of one address: index, amount, proof, root, and the EVM call to send."""
         sessions = request.app.state.gateway.sessions
         try:
@@ -184,7 +212,9 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
         return Response(orjson.dumps(body), media_type="application/json", headers=HEADERS)
 
     @router.post("/v1/claims/{chat_id}/{epoch}/solana/prepare")
-    async def prepare(request: Request, chat_id: int, epoch: int, body: PrepareIn) -> Response:
+    async def prepare(
+        request: Request, chat_id: ChatId, epoch: EpochNumber, body: PrepareIn
+    ) -> Response:
         """The member's live claim transaction (base64), partially signed by the claim authority."""
         gateway = request.app.state.gateway
         async with gateway.sessions() as session:
@@ -212,7 +242,9 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
         return JSONResponse(out, headers=HEADERS)
 
     @router.post("/v1/claims/{chat_id}/{epoch}/confirm")
-    async def confirm(request: Request, chat_id: int, epoch: int, body: ConfirmIn) -> Response:
+    async def confirm(
+        request: Request, chat_id: ChatId, epoch: EpochNumber, body: ConfirmIn
+    ) -> Response:
         """Records a claim after checking the chain (distributor or Solana signature)."""
         gateway = request.app.state.gateway
         async with gateway.sessions() as session:
@@ -252,7 +284,7 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
         return FileResponse(TEMPLATES / "claim" / name, media_type=STATIC[name], headers=HEADERS)
 
     @router.get("/claim/{chat_id}/{epoch}", response_class=HTMLResponse, include_in_schema=False)
-    async def page(request: Request, chat_id: int, epoch: int) -> Response:
+    async def page(request: Request, chat_id: ChatId, epoch: EpochNumber) -> Response:
         context: dict[str, Any] = {"chat_id": chat_id, "epoch": epoch}
         status = 200
         async with request.app.state.gateway.sessions() as session:

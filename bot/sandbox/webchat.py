@@ -62,7 +62,10 @@ class UserRef(BaseModel):
 def page_headers(settings_origin: str) -> dict[str, str]:
     policy = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self'; frame-src 'self' {settings_origin}; object-src 'none'; "
+        # Builders' Mini Apps live on their own origins, as on Telegram: https anywhere, or a
+        # local port while developing against the sandbox.
+        f"connect-src 'self'; frame-src 'self' {settings_origin} https: http://127.0.0.1:*; "
+        "object-src 'none'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
     )
     return {

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import core.models
+import core.models_builder  # noqa: F401  (registers the builder grants tables)
 import core.models_claims  # noqa: F401  (registers the claims tables)
 import core.models_engagement  # noqa: F401  (registers the engagement tables)
 import core.models_miniapps  # noqa: F401  (registers the builder platform tables)

@@ -125,11 +125,37 @@
         : el("li", { class: "hint", text: "No wallet linked yet" }))));
   }
 
+  // A builder's app opens in this same view with a token addressed to it in the fragment,
+  // never Telegram's initData (the key to our own pages); only http(s) addresses are followed.
+  async function openApp(app, chatId) {
+    const target = new URL(app.url, location.href);
+    if (target.protocol !== "https:" && target.protocol !== "http:") return;
+    try {
+      const session = await call("POST", withChat(`/miniapp/api/apps/${encodeURIComponent(app.id)}/token`, chatId));
+      const launch = new URLSearchParams({
+        tgWebAppVersion: tg.version || "7.0", tgWebAppPlatform: tg.platform || "web",
+        tgWebAppThemeParams: JSON.stringify(tg.themeParams || {}),
+        townsquareSession: JSON.stringify(session),
+      });
+      target.hash = launch.toString();
+      location.href = target.toString();
+    } catch (error) {
+      status(error.message, true);
+    }
+  }
+
   async function apps(chatId) {
     const data = await call("GET", withChat("/miniapp/api/apps", chatId));
     subtitle(data);
-    return show(card("Apps of this group", el("p", { class: "hint", "data-testid": "apps-empty",
-      text: data.apps.length ? "" : "No apps yet. Builders will be able to register theirs here." })));
+    if (!data.apps.length) {
+      return show(card("Apps of this group", el("p", { class: "hint", "data-testid": "apps-empty",
+        text: data.chat ? "No apps are enabled in this group yet." : "Open this from a group to see its apps." })));
+    }
+    return show(card("Apps of this group", el("ul", { class: "rows", "data-testid": "apps" },
+      data.apps.map((a) => el("li", { "data-testid": "app" },
+        el("span", { class: "name" }, el("span", { text: a.name }), el("br"),
+          el("a", { class: "small", href: `/miniapp/consent?app=${encodeURIComponent(a.id)}`, text: "Wallet access" })),
+        a.url ? el("button", { type: "button", class: "group", "data-testid": "open-app", onclick: () => openApp(a, chatId) }, "Open") : null)))));
   }
 
   const views = { points, leaderboard, wallets, apps };

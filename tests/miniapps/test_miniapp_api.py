@@ -24,10 +24,15 @@ from core.models_miniapps import MiniApp, hash_secret
 from core.models_wallet import WalletLink
 from core.settings import Settings
 from engagement import epochs, ledger, rules
-from miniapps.api import create_api_router, create_events_router
+from miniapps.api import create_api_router
+from miniapps.app_launch import create_launch_router
+from miniapps.consent import create_consent_router
 from miniapps.deps import create_session_router, start_param_for
+from miniapps.errors import install_error_handlers
 from miniapps.initdata_sign import sign_init_data
 from miniapps.member import create_member_router
+from miniapps.registry import enable
+from miniapps.v1 import create_builder_router
 
 TOKEN = "4242:our-bot-token-for-tests"
 GROUP, OTHER = -1001, -1002
@@ -151,6 +156,8 @@ async def seed(sessions: Any) -> int:
                     secret_hash=hash_secret(SECRET),
                 )
             )
+        await session.flush()
+        await enable(session=session, chat_id=GROUP, app_id=APP, cap=1000, by=BOB)
         session.add(
             WalletLink(
                 chain_family="evm",
@@ -174,8 +181,14 @@ async def env(database_url: str, tmp_path: Path) -> AsyncIterator[Env]:
     app = FastAPI()
     settings = Settings(mode="sandbox", data_dir=tmp_path, bot_token=TOKEN)
     app.state.gateway = SimpleNamespace(settings=settings, sessions=sessions)
-    routers = (create_session_router(), create_api_router(), create_events_router())
-    for router in (*routers, create_member_router()):
+    install_error_handlers(app)
+    routers = (create_session_router(), create_api_router(), create_builder_router())
+    for router in (
+        *routers,
+        create_member_router(),
+        create_consent_router(),
+        create_launch_router(),
+    ):
         app.include_router(router)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://town.example") as client:
@@ -229,14 +242,14 @@ async def test_group_token_cannot_read_another_group(env: Env, path: str) -> Non
     # Alice is in both groups, yet a session opened from one group stays in that group.
     answer = await env.get(path, await env.login(ALICE, OTHER), chat_id=GROUP)
     assert answer.status_code == 403
-    assert answer.json()["detail"] == {"reason": "wrong_chat"}
+    assert answer.json() == {"reason": "wrong_chat"}
 
 
 async def test_private_token_reads_only_the_members_groups(env: Env) -> None:
     carol = await env.login(CAROL)
     refused = await env.get("/miniapp/api/points", carol, chat_id=GROUP)
     assert refused.status_code == 403
-    assert refused.json()["detail"] == {"reason": "not_a_member"}
+    assert refused.json() == {"reason": "not_a_member"}
     alice = await env.login(ALICE)
     overview = (await env.get("/miniapp/api/points", alice)).json()
     assert overview["chat"] is None
@@ -279,7 +292,7 @@ async def test_app_event_idempotency_key_reused_for_another_member(env: Env) -> 
     assert (await env.report(await env.app_token(ALICE, GROUP), "k")).status_code == 200
     reused = await env.report(await env.app_token(BOB, GROUP), "k")
     assert reused.status_code == 409
-    assert reused.json()["detail"] == {"reason": "idempotency_key_reused"}
+    assert reused.json() == {"reason": "idempotency_key_reused"}
 
 
 @pytest.mark.parametrize(
@@ -295,7 +308,7 @@ async def test_app_events_need_the_apps_secret(
 ) -> None:
     answer = await env.report(await env.app_token(ALICE, GROUP), "k", auth=auth)
     assert answer.status_code == 401
-    assert answer.json()["detail"] == {"reason": reason}
+    assert answer.json() == {"reason": reason}
 
 
 async def test_app_events_need_a_group_token_for_this_app(env: Env) -> None:
@@ -308,8 +321,16 @@ async def test_app_events_need_a_group_token_for_this_app(env: Env) -> None:
     ):
         answer = await env.report(token, "k")
         assert answer.status_code == 403
-        assert answer.json()["detail"] == {"reason": reason}
+        assert answer.json() == {"reason": reason}
     assert (await env.session(ALICE, GROUP, "app_unknown")).json() == {"reason": "unknown_app"}
     assert (await env.session(ALICE, GROUP, REVOKED)).status_code == 404
-    missing_key = await env.client.post("/v1/events", json={"member_token": private, "event": "a"})
+    basic = base64.b64encode(f"{APP}:{SECRET}".encode()).decode()
+    missing_key = await env.client.post(
+        "/v1/events",
+        json={"member_token": private, "event": "a"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
     assert missing_key.status_code == 422
+    assert missing_key.json()["reason"] == "invalid_request"
+    anonymous = await env.client.post("/v1/events", json={"member_token": private, "event": "a"})
+    assert anonymous.json() == {"reason": "bad_app_credentials"}

@@ -32,6 +32,7 @@ from miniapps.deps import (
     parse_start_param,
     start_param_for,
 )
+from miniapps.errors import install_error_handlers
 from miniapps.initdata_sign import sign_init_data
 
 TOKEN = "4242:our-bot-token-for-tests"
@@ -47,6 +48,7 @@ def settings(tmp_path: Path, **extra: Any) -> Settings:
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.state.gateway = SimpleNamespace(settings=settings(tmp_path), sessions=None)
+    install_error_handlers(app)
     app.include_router(create_session_router())
     app.include_router(create_api_router())
     transport = httpx.ASGITransport(app=app)
@@ -127,7 +129,7 @@ async def test_api_refuses_missing_or_bad_tokens(
     for path in ("/miniapp/api/points", "/miniapp/api/wallets", "/miniapp/api/leaderboard"):
         answer = await client.get(path, headers=headers)
         assert answer.status_code == 401
-        assert answer.json()["detail"] == {"reason": reason}
+        assert answer.json() == {"reason": reason}
 
 
 async def test_api_refuses_tokens_of_another_issuer_or_audience(
@@ -146,7 +148,7 @@ async def test_api_refuses_tokens_of_another_issuer_or_audience(
             "/miniapp/api/wallets", headers={"Authorization": f"Bearer {token}"}
         )
         assert answer.status_code == 401
-        assert answer.json()["detail"] == {"reason": reason}
+        assert answer.json() == {"reason": reason}
 
 
 def test_issuer_key_file_is_private_and_stable(tmp_path: Path) -> None:
