@@ -28,16 +28,13 @@ from core.settings import Settings, get_settings
 from miniapps.api import create_api_router
 from miniapps.app_launch import create_launch_router
 from miniapps.claims import create_claims_router
+from miniapps.consent import create_consent_router
 from miniapps.dashboard import create_dashboard_router
 from miniapps.dashboard_export import create_export_router
 from miniapps.dashboard_settle import create_settle_router
 from miniapps.deps import create_session_router
-from miniapps.funding import create_funding_router
-
-
-from miniapps.consent import create_consent_router
-from miniapps.deps import create_session_router
 from miniapps.errors import install_error_handlers
+from miniapps.funding import create_funding_router
 from miniapps.member import create_member_router
 from miniapps.sdk import create_sdk_router, install_session_cors
 from miniapps.v1 import create_builder_router
@@ -193,25 +190,30 @@ def create_app(
         secret=settings.webhook_secret.get_secret_value(),
         max_body=settings.webhook_max_body,
     )
-    app.include_router(create_wallet_link_router(notify=link_notifier(settings.default_locale)))
-    app.include_router(create_session_router())
-    app.include_router(create_api_router())
-    app.include_router(create_events_router())
-    # Before the members' pages: their `/miniapp/{page}` would take `/miniapp/dashboard`.
-    for dashboard in (create_dashboard_router(), create_settle_router(), create_export_router()):
-        app.include_router(dashboard)
-
-
-    app.include_router(create_builder_router())
-    app.include_router(create_consent_router())
-    app.include_router(create_sdk_router())
-    app.include_router(create_launch_router())
-    app.include_router(create_member_router())
-    app.include_router(create_claims_router())
-    app.include_router(create_funding_router())
+    include_pages(app, settings)
     if settings.is_sandbox:
         mount_sandbox_on(app, gateway)
     return app
+
+
+def include_pages(app: FastAPI, settings: Settings) -> None:
+    """The web pages and APIs: wallet linking, Mini Apps, the builder API, claims."""
+    app.include_router(create_wallet_link_router(notify=link_notifier(settings.default_locale)))
+    app.include_router(create_session_router())
+    app.include_router(create_api_router())
+    # Before the members' pages: their `/miniapp/{page}` would take `/miniapp/dashboard`.
+    for dashboard in (create_dashboard_router(), create_settle_router(), create_export_router()):
+        app.include_router(dashboard)
+    for router in (
+        create_builder_router(),
+        create_consent_router(),
+        create_sdk_router(),
+        create_launch_router(),
+        create_member_router(),
+        create_claims_router(),
+        create_funding_router(),
+    ):
+        app.include_router(router)
 
 
 def mount_sandbox_on(app: FastAPI, gateway: Gateway) -> None:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-
-
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request
@@ -69,15 +66,6 @@ class ConfirmIn(BaseModel):
 # Path numbers within what the database columns hold: larger ones are simply not found.
 ChatId = Annotated[int, PathParam(ge=-(2**63), lt=2**63)]
 EpochNumber = Annotated[int, PathParam(ge=0, lt=2**31)]
-
-
-def claim_calldata(index: int, account: str, amount: int, proof: list[str]) -> str:
-    """The ABI-encoded `claim(index, account, amount, proof)` call, `0x` hex."""
-    args = encode(
-        ["uint256", "address", "uint256", "bytes32[]"],
-        [index, account, amount, [bytes.fromhex(p[2:]) for p in proof]],
-    )
-    return "0x" + (CLAIM_SELECTOR + args).hex()
 
 
 def default_evm_client(gateway: Any, record: Settlement) -> AsyncWeb3 | None:
