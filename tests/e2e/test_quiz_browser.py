@@ -22,15 +22,11 @@ from miniapps.consent import WALLETS_READ, has_consent
 from miniapps.examples.quiz.app import QuizConfig, create_quiz_app
 from miniapps.examples.quiz.questions import question_for
 from tests.conftest import RunningGateway, free_port
-from tests.e2e import test_miniapps_browser
 from tests.tests_support import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 
 POINTS = 5
-
-
-browser = test_miniapps_browser.browser
 
 
 class Chat:
