@@ -22,6 +22,14 @@ POSTGRES_ADMIN_DSN = os.environ.get(
 )
 REDIS_TEST_URL = os.environ.get("TOWNSQUARE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 SERVICES_REQUIRED = os.environ.get("TOWNSQUARE_REQUIRE_SERVICES") == "1"
+# Every sandbox gateway a test starts would bring up anvil and LiteSVM and deploy the demo token:
+# only tests marked `sandbox_chains` get them (see `wants_chains`).
+os.environ["TOWNSQUARE_SANDBOX_CHAINS"] = "false"
+
+
+def wants_chains(request: pytest.FixtureRequest) -> bool:
+    """Whether the test asked for the sandbox's demo chains with `@pytest.mark.sandbox_chains`."""
+    return request.node.get_closest_marker("sandbox_chains") is not None
 
 
 def unavailable(what: str, why: object) -> None:
@@ -134,7 +142,7 @@ async def start_gateway(settings: Settings) -> tuple[RunningGateway, Any, asynci
 
 
 @pytest.fixture
-def gateway_settings(tmp_path: Path, sqlite_url: str) -> Settings:
+def gateway_settings(tmp_path: Path, sqlite_url: str, request: pytest.FixtureRequest) -> Settings:
     return Settings(
         mode="sandbox",
         data_dir=tmp_path,
@@ -142,6 +150,7 @@ def gateway_settings(tmp_path: Path, sqlite_url: str) -> Settings:
         port=free_port(),
         rate_chat_per_minute=600,
         rate_global_per_second=300,
+        sandbox_chains=wants_chains(request),
     )
 
 

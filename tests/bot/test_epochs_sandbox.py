@@ -25,6 +25,8 @@ from tests.tests_support import wait_for
 from wallet import distributor
 from wallet.chains.anvil import dev_accounts
 
+pytestmark = pytest.mark.sandbox_chains  # anvil and LiteSVM in the gateway
+
 BOB_EVM = dev_accounts(4)[3].address
 POOL = 1_000_000
 

@@ -13,12 +13,12 @@ import pytest
 
 from bot.handlers import engagement as member_commands
 from core.settings import Settings
-from tests.conftest import RunningGateway, free_port
+from tests.conftest import RunningGateway, free_port, wants_chains
 from tests.engagement.helpers_engagement import ledger_rows
 
 
 @pytest.fixture
-def gateway_settings(tmp_path: Path, database_url: str) -> Settings:
+def gateway_settings(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) -> Settings:
     """The whole gateway on SQLite and on PostgreSQL."""
     return Settings(
         mode="sandbox",
@@ -27,6 +27,7 @@ def gateway_settings(tmp_path: Path, database_url: str) -> Settings:
         port=free_port(),
         rate_chat_per_minute=600,
         rate_global_per_second=300,
+        sandbox_chains=wants_chains(request),
     )
 
 

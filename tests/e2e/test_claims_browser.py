@@ -27,7 +27,7 @@ from wallet import distributor
 from wallet.chains.anvil import dev_accounts
 from wallet.solana_claims import sign_as
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.sandbox_chains]
 POOL = 1_000_000
 
 # The link test's wallets, taught to send: transactions go to Python, which signs and sends

@@ -21,6 +21,8 @@ from tests.tests_support import wait_for
 from wallet import distributor, funding
 from wallet.solana_claims import from_wire, sign_as
 
+pytestmark = pytest.mark.sandbox_chains  # anvil and LiteSVM in the gateway
+
 POOL = 1_000_000
 MEMBER = Keypair()
 URL = f"/v1/funding/{CHAT}/1"
