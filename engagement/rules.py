@@ -153,7 +153,9 @@ def apply_changes(rules: Rules, changes: dict[str, str]) -> Rules:
     return validated
 
 
-_CACHE: OrderedDict[tuple[int, int], Rules] = OrderedDict()
+# Keyed by the database too: one process may serve several (tests, benchmarks, a migration
+# check), and a version number names different rules in each.
+_CACHE: OrderedDict[tuple[str, int, int], Rules] = OrderedDict()
 _CACHE_SIZE = 4096
 
 
@@ -163,7 +165,9 @@ async def load_version(*, session: AsyncSession, chat_id: int, version: int) -> 
     Raises:
         LookupError: the group has no such version.
     """
-    key = (chat_id, version)
+    bind = session.bind
+    database = "" if bind is None else str(getattr(bind, "url", None) or bind.engine.url)
+    key = (database, chat_id, version)
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)

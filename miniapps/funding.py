@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.models_claims import CLOSED
 from core.models_claims import Settlement as SettlementRecord
 from engagement import settle_service
-from miniapps.claims import HEADERS, ChainUnavailable, refuse
+from miniapps.claims import HEADERS, ChainUnavailable, ChatId, EpochNumber, refuse
 from wallet.chains.evm import checksum
 from wallet.solana_claims import to_wire
 
@@ -57,7 +57,7 @@ class Refusal(Exception):
 def _chains(request: Request) -> Any:
     chains = getattr(request.app.state.gateway, "chains", None)
     if chains is None:
-        raise Refusal(503, "this gateway runs no chain to fund claims on")
+        raise Refusal(404, "this gateway runs no chain to fund claims on")
     try:
         chains.require()
     except ChainUnavailable as error:
@@ -208,29 +208,35 @@ def create_funding_router() -> APIRouter:
     base = "/v1/funding/{chat_id}/{epoch}"
 
     @router.get(base)
-    async def plan(request: Request, chat_id: int, epoch: int) -> Response:
+    async def plan(request: Request, chat_id: ChatId, epoch: EpochNumber) -> Response:
         """What the epoch's claims need on each chain, and what is funded already."""
         return await _run(request, chat_id, epoch, _plan)
 
     @router.post(base + "/evm/prepare")
-    async def evm_prepare(request: Request, chat_id: int, epoch: int, body: OwnerIn) -> Response:
+    async def evm_prepare(
+        request: Request, chat_id: ChatId, epoch: EpochNumber, body: OwnerIn
+    ) -> Response:
         """The distributor's creation transaction, owned by the manager's address."""
         return await _run(request, chat_id, epoch, partial(_evm_prepare, body=body))
 
     @router.post(base + "/evm/confirm")
     async def evm_confirm(
-        request: Request, chat_id: int, epoch: int, body: DistributorIn
+        request: Request, chat_id: ChatId, epoch: EpochNumber, body: DistributorIn
     ) -> Response:
         """Records the distributor once the chain shows it holds the EVM total."""
         return await _run(request, chat_id, epoch, partial(_evm_confirm, body=body))
 
     @router.post(base + "/solana/prepare")
-    async def solana_prepare(request: Request, chat_id: int, epoch: int, body: OwnerIn) -> Response:
+    async def solana_prepare(
+        request: Request, chat_id: ChatId, epoch: EpochNumber, body: OwnerIn
+    ) -> Response:
         """The approval of the epoch's claim authority, for the manager's wallet to sign."""
         return await _run(request, chat_id, epoch, partial(_solana_prepare, body=body))
 
     @router.post(base + "/solana/confirm")
-    async def solana_confirm(request: Request, chat_id: int, epoch: int, body: OwnerIn) -> Response:
+    async def solana_confirm(
+        request: Request, chat_id: ChatId, epoch: EpochNumber, body: OwnerIn
+    ) -> Response:
         """Records the treasury once the chain shows the claim authority's allowance."""
         return await _run(request, chat_id, epoch, partial(_solana_confirm, body=body))
 
@@ -241,7 +247,7 @@ def create_funding_router() -> APIRouter:
         )
 
     @router.get("/fund/{chat_id}/{epoch}", response_class=HTMLResponse, include_in_schema=False)
-    async def page(request: Request, chat_id: int, epoch: int) -> Response:
+    async def page(request: Request, chat_id: ChatId, epoch: EpochNumber) -> Response:
         context = {"chat_id": chat_id, "epoch": epoch}
         response = templates.TemplateResponse(request, "fund/page.html", context)
         response.headers.update(HEADERS)
