@@ -29,7 +29,8 @@
     $("status").hidden = !text;
   };
   const show = (...nodes) => {
-    $("content").replaceChildren(...nodes);
+    // Optional cards come as null: replaceChildren would print them as the text "null".
+    $("content").replaceChildren(...nodes.filter((node) => node));
     $("content").hidden = false;
     status("");
   };
@@ -205,6 +206,9 @@
     }
     tg.ready();
     tg.expand();
+    // With more tabs than fit a narrow panel, keep the open one in view.
+    const current = document.querySelector('[aria-current="page"]');
+    if (current) current.scrollIntoView({ block: "nearest", inline: "nearest" });
     try {
       const session = await call("POST", "/miniapp/session", { init_data: tg.initData });
       token = session.token;
