@@ -165,38 +165,57 @@ def claim_json(
     }
 
 
-async def claims_json(
-    *,
-    session: AsyncSession,
-    chat_id: int,
-    member_id: int,
-    statuses: ClaimStatuses,
-) -> dict[str, Any]:
-    """The member's claims in the group's published epochs and the epochs without a wallet."""
+@dataclass(frozen=True)
+class MemberClaims:
+    """A member's rows in a group's published settlements, read in one short session."""
+
+    member_id: int
+    records: list[SettlementRecord]
+    rows: dict[int, list[SettlementRow]]  # by settlement id
+    claims: dict[tuple[int, str], Claim]  # by (epoch id, chain)
+
+
+async def load(*, session: AsyncSession, chat_id: int, member_id: int) -> MemberClaims:
+    """Everything the claims page needs from the database; the chains are asked later."""
     records = await published_of(session=session, chat_id=chat_id)
     rows, claims = await rows_of(session=session, records=records, member_id=member_id)
     by_record: dict[int, list[SettlementRow]] = {}
     for row in rows:
         by_record.setdefault(row.settlement_id, []).append(row)
+    return MemberClaims(member_id, records, by_record, claims)
+
+
+async def claims_json(found: MemberClaims, statuses: ClaimStatuses) -> dict[str, Any]:
+    """The member's claims with their statuses, and the epochs where no wallet could be paid.
+
+    The distributors of several epochs are asked at the same time, outside any database
+    session, so a slow chain holds no connection.
+    """
+    evm_work = []
+    for record in found.records:
+        evm_rows = [r for r in found.rows.get(record.id or 0, []) if r.chain == "evm"]
+        if evm_rows:
+            done = _confirmed(found.claims.get((record.epoch_id, "evm")))
+            evm_work.append(statuses.evm(record, evm_rows, {r.index for r in evm_rows if done}))
+    evm_statuses = iter(await asyncio.gather(*evm_work))
     now_ts = utcnow().timestamp()
     out: list[dict[str, Any]] = []
-    for record in records:
-        mine = by_record.get(record.id or 0, [])
-        evm_rows = [r for r in mine if r.chain == "evm"]
-        evm_done = {r.index for r in evm_rows if _confirmed(claims.get((record.epoch_id, "evm")))}
-        evm = await statuses.evm(record, evm_rows, evm_done) if evm_rows else {}
+    for record in found.records:
+        mine = found.rows.get(record.id or 0, [])
+        evm = next(evm_statuses) if any(r.chain == "evm" for r in mine) else {}
         for row in mine:
-            claim = claims.get((record.epoch_id, row.chain))
+            claim = found.claims.get((record.epoch_id, row.chain))
             if row.chain == "evm":
                 status = evm[row.index]
             else:
                 state = solana_status(record, confirmed=_confirmed(claim), now_ts=now_ts)
                 status = (state, None)
             out.append(claim_json(record, row, status, claim))
+    key = str(found.member_id)
     unlinked = [
-        {"epoch": r.epoch_number, "amount": r.unlinked[str(member_id)]}
-        for r in records
-        if str(member_id) in r.unlinked
+        {"epoch": r.epoch_number, "amount": r.unlinked[key]}
+        for r in found.records
+        if key in r.unlinked
     ]
     return {"claims": out, "unlinked": unlinked}
 
@@ -238,13 +257,9 @@ def create_member_claims_router(*, evm_client: EvmClientFactory = default_evm_cl
                     "unlinked": [],
                     "groups": await groups_json(session, who.member_id),
                 }
-            body = await claims_json(
-                session=session,
-                chat_id=chat,
-                member_id=who.member_id,
-                statuses=ClaimStatuses(gateway, evm_client),
-            )
-            body["chat"] = await chat_json(session, chat)
+            found = await load(session=session, chat_id=chat, member_id=who.member_id)
+            title = await chat_json(session, chat)
+        body = await claims_json(found, ClaimStatuses(gateway, evm_client)) | {"chat": title}
         if body["unlinked"]:
             body["link_url"] = await link_url(gateway, chat)
         return body

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +20,8 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from core import repo
 from core.db import create_engine, session_factory, transaction
 from core.migrate import upgrade
+from core.models_claims import Settlement as SettlementRecord
+from core.models_claims import SettlementRow
 from core.settings import Settings
 from engagement import settle_service
 from miniapps.claims import create_claims_router
@@ -29,9 +32,11 @@ from miniapps.member_claims import (
     CLAIMABLE,
     CLAIMED,
     NOT_FUNDED,
+    ClaimStatuses,
     EvmFacts,
     create_member_claims_router,
     evm_status,
+    solana_status,
 )
 from tests.conftest import free_port
 from tests.engagement.test_settlement_store import CHAT, Sessions, close, seed
@@ -235,3 +240,27 @@ async def test_nobody_reads_another_members_claims(env: Env) -> None:
 def test_evm_status(claimed: bool, balance: int, now: int, expected: str) -> None:
     facts = EvmFacts(claimed={3: claimed}, balance=balance, deadline=100, now=now)
     assert evm_status(facts, index=3, amount=5) == expected
+
+
+def record_of(**fields: Any) -> SettlementRecord:
+    base: dict[str, Any] = {"chat_id": CHAT, "epoch_number": 2, "epoch_id": 7, "pool": "9"}
+    return SettlementRecord(**base, ledger_digest="sha256:", state="published", **fields)
+
+
+async def test_unfunded_and_late_claims() -> None:
+    asked: list[object] = []
+    statuses = ClaimStatuses(None, lambda _g, record: asked.append(record))
+    row = SettlementRow(
+        settlement_id=1, chain="evm", index=0, member_id=EVAN, account="0x", amount="9",
+        tree_index=1,
+    )  # fmt: skip
+    # No distributor yet: nothing to ask a chain, the claim is simply not funded.
+    assert await statuses.evm(record_of(), [row], set()) == {0: (NOT_FUNDED, None)}
+    assert asked == []
+    granted = {"treasury": "T", "allowance": "9"}
+    assert solana_status(record_of(), confirmed=False, now_ts=0) == NOT_FUNDED
+    assert solana_status(record_of(**granted), confirmed=False, now_ts=0) == CLAIMABLE
+    late = record_of(**granted, deadline=datetime(2026, 1, 1, tzinfo=UTC))
+    after = datetime(2026, 1, 2, tzinfo=UTC).timestamp()
+    assert solana_status(late, confirmed=False, now_ts=after) == AFTER_DEADLINE
+    assert solana_status(late, confirmed=True, now_ts=after) == CLAIMED
