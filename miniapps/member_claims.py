@@ -138,8 +138,11 @@ class ClaimStatuses:
             )
         except TimeoutError:
             return out | {r.index: (UNKNOWN, "the EVM chain did not answer") for r in open_rows}
+        except ChainUnavailable as error:  # our own words, e.g. the chains are starting
+            return out | {r.index: (UNKNOWN, str(error)) for r in open_rows}
         except Exception as error:  # any chain failure: the page still shows the rest
-            reason = str(error) or type(error).__name__
+            # Only the kind of failure: a provider's message can carry its URL and API key.
+            reason = f"the EVM chain could not be read ({type(error).__name__})"
             return out | {r.index: (UNKNOWN, reason) for r in open_rows}
         return out | {
             r.index: (evm_status(facts, index=r.index, amount=int(r.amount)), None)
