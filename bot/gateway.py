@@ -36,6 +36,7 @@ from miniapps.deps import create_session_router
 from miniapps.errors import install_error_handlers
 from miniapps.funding import create_funding_router
 from miniapps.member import create_member_router
+from miniapps.member_claims import create_member_claims_router
 from miniapps.sdk import create_sdk_router, install_session_cors
 from miniapps.v1 import create_builder_router
 from miniapps.wallet_link import create_wallet_link_router
@@ -210,6 +211,7 @@ def include_pages(app: FastAPI, settings: Settings) -> None:
         create_sdk_router(),
         create_launch_router(),
         create_member_router(),
+        create_member_claims_router(),
         create_claims_router(),
         create_funding_router(),
     ):

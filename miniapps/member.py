@@ -1,4 +1,4 @@
-"""The members' Mini App pages: my points, the leaderboard, my wallets, the group's apps.
+"""The members' Mini App pages: my points, the leaderboard, my wallets, claims, the apps.
 
 Pages are static shells: no member data is rendered on the server, because the member is known
 only after the page's JS has exchanged `Telegram.WebApp.initData` for a session token. The JS
@@ -25,6 +25,7 @@ PAGES = {
     "points": "My points",
     "leaderboard": "Leaderboard",
     "wallets": "My wallets",
+    "claims": "Claims",
     "apps": "Apps",
 }
 

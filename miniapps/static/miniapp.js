@@ -29,7 +29,8 @@
     $("status").hidden = !text;
   };
   const show = (...nodes) => {
-    $("content").replaceChildren(...nodes);
+    // Optional cards come as null: replaceChildren would print them as the text "null".
+    $("content").replaceChildren(...nodes.filter((node) => node));
     $("content").hidden = false;
     status("");
   };
@@ -158,7 +159,45 @@
         a.url ? el("button", { type: "button", class: "group", "data-testid": "open-app", onclick: () => openApp(a, chatId) }, "Open") : null)))));
   }
 
-  const views = { points, leaderboard, wallets, apps };
+  // Pages outside the Mini App (the claim page, the bot) open through Telegram, never in this
+  // frame: the claim page refuses frames, and wallets live in the browser.
+  function openOutside(url) {
+    const target = new URL(url, location.href).toString();
+    if (/^https:\/\/t\.me\//.test(target) && tg.openTelegramLink) tg.openTelegramLink(target);
+    else tg.openLink(target);
+  }
+  const outsideLink = (text, url, testid) => el("a", {
+    href: url, class: "small", "data-testid": testid, rel: "noopener",
+    onclick: (event) => { event.preventDefault(); openOutside(url); },
+  }, text);
+  const CHAIN_NAMES = { evm: "EVM", solana: "Solana" };
+  const STATUS_CLASS = { claimed: "ok", claimable: "go", "status unknown": "warn" };
+
+  async function claims(chatId) {
+    const data = await call("GET", withChat("/miniapp/api/claims", chatId));
+    subtitle(data);
+    if (!data.chat) return show(groupPicker(data.groups));
+    const mine = card("My claims", el("ul", { class: "rows", "data-testid": "claims" },
+      data.claims.length ? data.claims.map((c) => el("li", { "data-testid": "claim" },
+        el("span", { class: "name" },
+          el("span", { text: `Epoch ${c.epoch} · ${CHAIN_NAMES[c.chain] || c.chain}` }), el("br"),
+          el("span", { class: "small mono", text: c.account }), el("br"),
+          el("span", { class: "small", "data-testid": "claim-amount", text: `${c.amount} base units` }),
+          c.reason ? el("span", { class: "small", "data-testid": "claim-reason", text: ` · ${c.reason}` }) : null,
+          el("br"),
+          outsideLink(c.status === "claimed" ? "Claim page" : "Open the claim page", c.claim_url, "claim-link")),
+        el("span", { class: `badge ${STATUS_CLASS[c.status] || "off"}`, "data-testid": "claim-status", text: c.status })))
+        : el("li", { class: "hint", text: "No claims yet: they appear here once an epoch is published." })));
+    const missed = data.unlinked.length ? card("Points without a wallet",
+      el("p", { class: "hint", "data-testid": "unlinked", text:
+        "You had points in these epochs but no wallet linked on their chain, so they could not pay you. "
+        + "Link a wallet by sending /link to the bot in a private chat, before the next epoch closes." }),
+      el("ul", { class: "rows" }, data.unlinked.map((u) => row(`Epoch ${u.epoch}`, `${u.amount} held back`))),
+      data.link_url ? outsideLink("Link a wallet with the bot (/link)", data.link_url, "link-wallet") : null) : null;
+    return show(mine, missed);
+  }
+
+  const views = { points, leaderboard, wallets, claims, apps };
 
   async function main() {
     if (!tg || !tg.initData) {
@@ -167,6 +206,9 @@
     }
     tg.ready();
     tg.expand();
+    // With more tabs than fit a narrow panel, keep the open one in view.
+    const current = document.querySelector('[aria-current="page"]');
+    if (current) current.scrollIntoView({ block: "nearest", inline: "nearest" });
     try {
       const session = await call("POST", "/miniapp/session", { init_data: tg.initData });
       token = session.token;

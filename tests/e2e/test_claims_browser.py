@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -233,6 +233,41 @@ async def claim_both(browser: Browser, gateway: RunningGateway, town: Town) -> i
     return int(after_evm - before_evm + after_sol - before_sol)
 
 
+async def claims_in_mini_app(
+    browser: Browser, gateway: RunningGateway, api: httpx.AsyncClient, *, town: Town,
+    member: int, scheme: Literal["light", "dark"], name: str,
+) -> None:  # fmt: skip
+    """The member opens the Mini App from the group (`/app`), goes to Claims, sees "claimed"."""
+    said = {"from_id": member, "text": "/app"}
+    (await api.post(f"/chats/{town.group}/messages", json=said)).raise_for_status()
+    await gateway.sandbox.wait_idle(TIMEOUT_MS / 1000)
+    context = await browser.new_context(
+        viewport={"width": 1000, "height": 800}, color_scheme=scheme
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        chat = await context.new_page()
+        await open_group(chat, gateway.base_url, member, town.group)
+        await chat.get_by_role("button", name="Open Townsquare").last.click()
+        await expect(chat.get_by_test_id("webapp-panel")).to_be_visible()
+        app = chat.frame_locator('[data-testid="webapp-frame"]')
+        await app.get_by_role("link", name="Claims").click()
+        claim = app.get_by_test_id("claim")
+        await expect(claim).to_have_count(1)
+        await expect(claim.get_by_test_id("claim-status")).to_have_text("claimed")
+        await expect(app.get_by_test_id("content")).not_to_contain_text("null")
+        await expect(claim.get_by_test_id("claim-link")).to_have_attribute(
+            "href", f"/claim/{town.group}/1"
+        )
+        background = await app.locator("body").evaluate(
+            "b => getComputedStyle(b).getPropertyValue('--tg-theme-bg-color').trim()"
+        )
+        assert (background in ("#ffffff", "#fff")) == (scheme == "light")
+        await shot(chat, f"miniapp_{name}_{scheme}")
+    finally:
+        await context.close()
+
+
 async def test_manager_publishes_and_two_members_claim_on_both_chains(
     gateway: RunningGateway, browser: Browser, sandbox_api: httpx.AsyncClient
 ) -> None:
@@ -252,6 +287,14 @@ async def test_manager_publishes_and_two_members_claim_on_both_chains(
     paid = await claim_both(browser, gateway, town)
     assert paid + int(record.held_back) == POOL
     assert await distributor.is_claimed(town.chains.w3, distributor=record.distributor, index=0)
+    # Each member's Claims tab in the Mini App now says so: Bob's from anvil's distributor,
+    # Carol's from her confirmed Solana claim.
+    await claims_in_mini_app(
+        browser, gateway, sandbox_api, town=town, member=town.bob, scheme="light", name="evm"
+    )
+    await claims_in_mini_app(
+        browser, gateway, sandbox_api, town=town, member=town.carol, scheme="dark", name="solana"
+    )
 
 
 async def test_manager_funds_from_their_own_wallets_on_the_funding_page(
