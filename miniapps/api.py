@@ -83,15 +83,8 @@ async def points_json(
 ) -> dict[str, Any]:
     """The member's score in the epoch: total, rank, sums by kind and rule, newest entries."""
     assert epoch.id is not None
-    t = LedgerEntry.__table__  # type: ignore[attr-defined]
     made = await board.summary(session=session, epoch_id=epoch.id, member_id=member_id)
-    newest = await sql.rows(
-        session,
-        select(t)
-        .where(t.c.epoch_id == epoch.id, t.c.member_id == member_id)
-        .order_by(t.c.occurred_at.desc(), t.c.id.desc())
-        .limit(ENTRY_LIMIT),
-    )
+    newest = await entries_page(session, epoch_id=epoch.id, member_id=member_id, before=None)
     score = await session.get(Score, (epoch.id, member_id))
     points = score.points if score is not None else made.breakdown.total
     rank = await board.rank(session=session, epoch_id=epoch.id, chat_id=chat_id, points=points)
@@ -104,7 +97,34 @@ async def points_json(
         ],
         "counted_messages": made.breakdown.counted_messages,
         "not_counted": made.breakdown.not_counted,
-        "entries": [entry_json(row) for row in newest],
+        **newest,
+    }
+
+
+async def entries_page(
+    session: AsyncSession, *, epoch_id: int, member_id: int, before: int | None
+) -> dict[str, Any]:
+    """One page of the member's ledger entries in the epoch, newest first, older than the
+    entry `before` (one of the member's own in this epoch, else 404); `more` when older
+    ones remain. A phone gets a page at a time, never the whole ledger."""
+    t = LedgerEntry.__table__  # type: ignore[attr-defined]
+    mine = [t.c.epoch_id == epoch_id, t.c.member_id == member_id]
+    if before is not None:
+        anchor = await sql.rows(session, select(t.c.occurred_at).where(*mine, t.c.id == before))
+        if not anchor:
+            raise refuse(404, "no_such_entry")
+        at = anchor[0][0]
+        mine.append((t.c.occurred_at < at) | ((t.c.occurred_at == at) & (t.c.id < before)))
+    rows = await sql.rows(
+        session,
+        select(t)
+        .where(*mine)
+        .order_by(t.c.occurred_at.desc(), t.c.id.desc())
+        .limit(ENTRY_LIMIT + 1),
+    )
+    return {
+        "entries": [entry_json(row) for row in rows[:ENTRY_LIMIT]],
+        "more": len(rows) > ENTRY_LIMIT,
     }
 
 
@@ -148,9 +168,29 @@ def create_api_router() -> APIRouter:
                     "counted_messages": 0,
                     "not_counted": {},
                     "entries": [],
+                    "more": False,
                 }
             return body | await points_json(
                 session, chat_id=chat, epoch=epoch, member_id=who.member_id
+            )
+
+    @router.get("/points/entries")
+    async def points_entries(
+        request: Request,
+        who: CurrentMember,
+        before: Annotated[int, Query(ge=1, lt=2**63)],
+        chat_id: ChatQuery = None,
+    ) -> Any:
+        """The next page of the member's ledger entries in the open epoch ("more")."""
+        async with request.app.state.gateway.sessions() as session:
+            chat = await group_for(session, who, chat_id)
+            if chat is None:
+                raise refuse(400, "chat_required")
+            epoch = await epochs.current(session=session, chat_id=chat)
+            if epoch is None or epoch.id is None:
+                raise refuse(404, "no_such_entry")
+            return await entries_page(
+                session, epoch_id=epoch.id, member_id=who.member_id, before=before
             )
 
     @router.get("/leaderboard")
