@@ -6,9 +6,10 @@ Reads only the score cache and one member's ledger rows, so they stay fast for a
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import and_, exists, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -87,33 +88,145 @@ class Breakdown:
     not_counted: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class RuleSum:
+    """The points one rule gave a member in an epoch, over how many ledger entries."""
+
+    rule: str
+    points: int
+    entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Everything the points page says about a member's ledger in one epoch."""
+
+    breakdown: Breakdown
+    by_rule: tuple[RuleSum, ...]
+
+
+# Summaries by (epoch, member), with the (row count, highest id, point sum) of the ledger rows
+# they were made from. The ledger is append-only, so that triple moves with every new row
+# (a row committed late under a lower id still changes the count): a summary is reused only
+# while nothing was added, and rebuilding one reads every row of the member in the epoch.
+# One store per engine, as ids mean nothing across databases; it goes with its engine.
+SUMMARY_CACHE_SIZE = 4096
+Known = OrderedDict[tuple[int, int], tuple[tuple[int, int, int], Summary]]
+_summaries: WeakKeyDictionary[Any, Known] = WeakKeyDictionary()
+
+
+def _mine(t: Any, epoch_id: int, member_id: int) -> tuple[Any, Any]:
+    return (t.c.epoch_id == epoch_id, t.c.member_id == member_id)
+
+
+async def _sums(
+    session: AsyncSession, t: Any, epoch_id: int, member_id: int
+) -> tuple[Counter[str], list[RuleSum]]:
+    """Points by kind and by rule (with entry counts), in one pass over the covering index."""
+    stmt = (
+        select(t.c.kind, t.c.rule, func.sum(t.c.points), func.count())
+        .where(*_mine(t, epoch_id, member_id))
+        .group_by(t.c.kind, t.c.rule)
+    )
+    by_kind: Counter[str] = Counter()
+    by_rule: Counter[str] = Counter()
+    entries: Counter[str] = Counter()
+    for kind, rule, total, n in await sql.rows(session, stmt):
+        by_kind[kind] += int(total or 0)
+        by_rule[rule] += int(total or 0)
+        entries[rule] += int(n)
+    rules = sorted(
+        (RuleSum(rule, p, entries[rule]) for rule, p in by_rule.items()),
+        key=lambda r: (-r.points, r.rule),
+    )
+    return by_kind, rules
+
+
+async def _verdicts(
+    session: AsyncSession, t: Any, epoch_id: int, member_id: int
+) -> tuple[int, dict[str, int]]:
+    """How many of the member's messages count, and why the others do not: each message's
+    final decision is its highest revision, and it counts when its net points are positive.
+    The final row is found through the ledger's unique (chat, cause, revision) key. Grouping
+    by cause alone (an epoch has one chat) keeps the scan on the member's rows: grouping by
+    (chat, cause) made SQLite walk the whole ledger in that unique key's order."""
+    message = (*_mine(t, epoch_id, member_id), t.c.kind == "message")
+    per = (
+        select(
+            func.min(t.c.chat_id).label("chat_id"),
+            t.c.cause,
+            (func.sum(t.c.points) > 0).label("counts"),
+            func.max(t.c.revision).label("rev"),
+        )
+        .where(*message)
+        .group_by(t.c.cause)
+        .subquery()
+    )
+    final = t.alias("final")
+    # Only messages that earned nothing need their final rule: the others skip the lookup.
+    stmt = (
+        select(final.c.rule, func.count())
+        .select_from(
+            per.outerjoin(
+                final,
+                (final.c.chat_id == per.c.chat_id)
+                & (final.c.cause == per.c.cause)
+                & (final.c.revision == per.c.rev)
+                & ~per.c.counts,
+            )
+        )
+        .group_by(final.c.rule)
+    )
+    counted, reasons = 0, {}
+    for rule, n in await sql.rows(session, stmt):
+        if rule is None:
+            counted += int(n)
+        else:
+            reasons[rule] = int(n)
+    return counted, dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
+
+
+async def summary(*, session: AsyncSession, epoch_id: int, member_id: int) -> Summary:
+    """The member's ledger in the epoch summed up, aggregated in the database and reused
+    while the member has no new rows."""
+    t = LedgerEntry.__table__  # type: ignore[attr-defined]
+    key = (epoch_id, member_id)
+    state_row = (
+        await sql.rows(
+            session,
+            select(func.count(), func.max(t.c.id), func.sum(t.c.points)).where(
+                *_mine(t, epoch_id, member_id)
+            ),
+        )
+    )[0]
+    state = (int(state_row[0]), int(state_row[1] or 0), int(state_row[2] or 0))
+    store = _summaries.setdefault((await session.connection()).sync_engine, OrderedDict())
+    known = store.get(key)
+    if known is not None and known[0] == state:
+        store.move_to_end(key)
+        return known[1]
+    by_kind, by_rule = await _sums(session, t, epoch_id, member_id)
+    counted, not_counted = await _verdicts(session, t, epoch_id, member_id)
+    made = Summary(
+        breakdown=Breakdown(
+            total=sum(by_kind.values()),
+            by_kind={k: v for k, v in sorted(by_kind.items()) if v},
+            counted_messages=counted,
+            not_counted=not_counted,
+        ),
+        by_rule=tuple(by_rule),
+    )
+    store[key] = (state, made)
+    store.move_to_end(key)
+    while len(store) > SUMMARY_CACHE_SIZE:
+        store.popitem(last=False)
+    return made
+
+
 async def breakdown(*, session: AsyncSession, epoch_id: int, member_id: int) -> Breakdown:
     """Sums the member's ledger rows of the epoch by kind; for messages, the final decision
     of each (its highest revision) says whether it counted, or why not."""
-    t = LedgerEntry.__table__  # type: ignore[attr-defined]
-    stmt = select(t.c.kind, t.c.cause, t.c.revision, t.c.rule, t.c.points).where(
-        t.c.epoch_id == epoch_id, t.c.member_id == member_id
-    )
-    result = Breakdown()
-    by_kind: Counter[str] = Counter()
-    latest: dict[str, tuple[int, str]] = {}
-    net: Counter[str] = Counter()
-    for kind, cause, revision, rule, points in await sql.rows(session, stmt):
-        by_kind[kind] += points
-        result.total += points
-        if kind == "message":
-            net[cause] += points
-            if cause not in latest or revision > latest[cause][0]:
-                latest[cause] = (revision, rule)
-    reasons: Counter[str] = Counter()
-    for cause, (_, rule) in latest.items():
-        if net[cause] > 0:
-            result.counted_messages += 1
-        else:
-            reasons[rule] += 1
-    result.by_kind = {k: v for k, v in sorted(by_kind.items()) if v}
-    result.not_counted = dict(reasons.most_common())
-    return result
+    return (await summary(session=session, epoch_id=epoch_id, member_id=member_id)).breakdown
 
 
 async def allocation_scores(

@@ -8,12 +8,11 @@ in the database on every call, so that leaving a group also closes its pages.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.models import Chat
@@ -79,89 +78,53 @@ def entry_json(row: Any) -> dict[str, Any]:
     }
 
 
-async def message_verdicts(
-    session: AsyncSession, *, epoch_id: int, member_id: int
-) -> tuple[int, dict[str, int]]:
-    """How many of the member's messages count, and why the others do not: each message's
-    final decision is its highest revision, and it counts when its net points are positive.
-    Aggregated in the database, so a member with many entries costs no rows in Python."""
-    t = LedgerEntry.__table__  # type: ignore[attr-defined]
-    per = (
-        select(
-            t.c.chat_id,
-            t.c.cause,
-            (func.sum(t.c.points) > 0).label("counts"),
-            func.max(t.c.revision).label("rev"),
-        )
-        .where(t.c.epoch_id == epoch_id, t.c.member_id == member_id, t.c.kind == "message")
-        .group_by(t.c.chat_id, t.c.cause)
-        .subquery()
-    )
-    final = t.alias("final")
-    stmt = (
-        select(final.c.rule, per.c.counts, func.count())
-        .select_from(
-            per.join(
-                final,
-                (final.c.chat_id == per.c.chat_id)
-                & (final.c.cause == per.c.cause)
-                & (final.c.revision == per.c.rev),
-            )
-        )
-        .group_by(final.c.rule, per.c.counts)
-    )
-    counted, reasons = 0, {}
-    for rule, counts, n in await sql.rows(session, stmt):
-        if counts:
-            counted += int(n)
-        else:
-            reasons[rule] = reasons.get(rule, 0) + int(n)
-    return counted, dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
-
-
 async def points_json(
     session: AsyncSession, *, chat_id: int, epoch: Epoch, member_id: int
 ) -> dict[str, Any]:
     """The member's score in the epoch: total, rank, sums by kind and rule, newest entries."""
     assert epoch.id is not None
-    t = LedgerEntry.__table__  # type: ignore[attr-defined]
-    mine = (t.c.epoch_id == epoch.id, t.c.member_id == member_id)
-    # One pass over the member's rows gives both the sums by rule and by kind.
-    sums = await sql.rows(
-        session,
-        select(t.c.kind, t.c.rule, func.sum(t.c.points), func.count())
-        .where(*mine)
-        .group_by(t.c.kind, t.c.rule),
-    )
-    by_rule: Counter[str] = Counter()
-    entries_by_rule: Counter[str] = Counter()
-    by_kind: Counter[str] = Counter()
-    for kind, rule, total, n in sums:
-        by_rule[rule] += int(total or 0)
-        entries_by_rule[rule] += int(n)
-        by_kind[kind] += int(total or 0)
-    newest = await sql.rows(
-        session,
-        select(t).where(*mine).order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(ENTRY_LIMIT),
-    )
-    counted, not_counted = await message_verdicts(session, epoch_id=epoch.id, member_id=member_id)
+    made = await board.summary(session=session, epoch_id=epoch.id, member_id=member_id)
+    newest = await entries_page(session, epoch_id=epoch.id, member_id=member_id, before=None)
     score = await session.get(Score, (epoch.id, member_id))
-    points = score.points if score is not None else sum(by_kind.values())
+    points = score.points if score is not None else made.breakdown.total
     rank = await board.rank(session=session, epoch_id=epoch.id, chat_id=chat_id, points=points)
     return {
         "points": points,
         "rank": rank,
-        "by_kind": {kind: p for kind, p in sorted(by_kind.items()) if p},
-        "by_rule": sorted(
-            (
-                {"rule": rule, "points": p, "entries": entries_by_rule[rule]}
-                for rule, p in by_rule.items()
-            ),
-            key=lambda item: (-item["points"], item["rule"]),
-        ),
-        "counted_messages": counted,
-        "not_counted": not_counted,
-        "entries": [entry_json(row) for row in newest],
+        "by_kind": made.breakdown.by_kind,
+        "by_rule": [
+            {"rule": r.rule, "points": r.points, "entries": r.entries} for r in made.by_rule
+        ],
+        "counted_messages": made.breakdown.counted_messages,
+        "not_counted": made.breakdown.not_counted,
+        **newest,
+    }
+
+
+async def entries_page(
+    session: AsyncSession, *, epoch_id: int, member_id: int, before: int | None
+) -> dict[str, Any]:
+    """One page of the member's ledger entries in the epoch, newest first, older than the
+    entry `before` (one of the member's own in this epoch, else 404); `more` when older
+    ones remain. A phone gets a page at a time, never the whole ledger."""
+    t = LedgerEntry.__table__  # type: ignore[attr-defined]
+    mine = [t.c.epoch_id == epoch_id, t.c.member_id == member_id]
+    if before is not None:
+        anchor = await sql.rows(session, select(t.c.occurred_at).where(*mine, t.c.id == before))
+        if not anchor:
+            raise refuse(404, "no_such_entry")
+        at = anchor[0][0]
+        mine.append((t.c.occurred_at < at) | ((t.c.occurred_at == at) & (t.c.id < before)))
+    rows = await sql.rows(
+        session,
+        select(t)
+        .where(*mine)
+        .order_by(t.c.occurred_at.desc(), t.c.id.desc())
+        .limit(ENTRY_LIMIT + 1),
+    )
+    return {
+        "entries": [entry_json(row) for row in rows[:ENTRY_LIMIT]],
+        "more": len(rows) > ENTRY_LIMIT,
     }
 
 
@@ -205,9 +168,29 @@ def create_api_router() -> APIRouter:
                     "counted_messages": 0,
                     "not_counted": {},
                     "entries": [],
+                    "more": False,
                 }
             return body | await points_json(
                 session, chat_id=chat, epoch=epoch, member_id=who.member_id
+            )
+
+    @router.get("/points/entries")
+    async def points_entries(
+        request: Request,
+        who: CurrentMember,
+        before: Annotated[int, Query(ge=1, lt=2**63)],
+        chat_id: ChatQuery = None,
+    ) -> Any:
+        """The next page of the member's ledger entries in the open epoch ("more")."""
+        async with request.app.state.gateway.sessions() as session:
+            chat = await group_for(session, who, chat_id)
+            if chat is None:
+                raise refuse(400, "chat_required")
+            epoch = await epochs.current(session=session, chat_id=chat)
+            if epoch is None or epoch.id is None:
+                raise refuse(404, "no_such_entry")
+            return await entries_page(
+                session, epoch_id=epoch.id, member_id=who.member_id, before=before
             )
 
     @router.get("/leaderboard")

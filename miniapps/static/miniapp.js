@@ -96,14 +96,38 @@
     const notCounted = Object.entries(data.not_counted);
     const skipped = notCounted.length ? card("Messages that earned nothing", el("ul", { class: "rows" },
       notCounted.map(([rule, n]) => row(rule, n)))) : null;
-    const entries = card("Ledger", el("ul", { class: "rows", "data-testid": "entries" },
-      data.entries.length ? data.entries.map((e) => el("li", { "data-testid": "entry" },
-        el("span", { class: "name" }, el("span", { text: e.rule }), el("br"),
-          el("span", { class: "small", text: `${e.cause} · ${when(e.occurred_at)}` }),
-          e.reason ? el("span", { class: "small", text: ` · ${e.reason}` }) : null),
-        el("span", { class: `num${e.points < 0 ? " neg" : ""}`, text: signed(e.points) })))
-        : el("li", { class: "hint", text: "No entries yet" })));
+    const list = el("ul", { class: "rows", "data-testid": "entries" },
+      data.entries.length ? data.entries.map(entryRow) : el("li", { class: "hint", text: "No entries yet" }));
+    const entries = card("Ledger", list, moreButton(list, data, chatId));
     return show(total, rules, skipped, entries);
+  }
+
+  const entryRow = (e) => el("li", { "data-testid": "entry", "data-id": e.id },
+    el("span", { class: "name" }, el("span", { text: e.rule }), el("br"),
+      el("span", { class: "small", text: `${e.cause} · ${when(e.occurred_at)}` }),
+      e.reason ? el("span", { class: "small", text: ` · ${e.reason}` }) : null),
+    el("span", { class: `num${e.points < 0 ? " neg" : ""}`, text: signed(e.points) }));
+
+  // The ledger comes a page at a time: "More" asks for the entries older than the last shown.
+  function moreButton(list, data, chatId) {
+    if (!data.more || !data.entries.length) return null;
+    let last = data.entries[data.entries.length - 1].id;
+    const button = el("button", { type: "button", class: "group", "data-testid": "more-entries" }, "More");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const path = withChat("/miniapp/api/points/entries", chatId);
+        const page = await call("GET", `${path}${path.includes("?") ? "&" : "?"}before=${encodeURIComponent(last)}`);
+        list.append(...page.entries.map(entryRow));
+        if (page.entries.length) last = page.entries[page.entries.length - 1].id;
+        button.hidden = !page.more;
+      } catch (error) {
+        status(error.message, true);
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return button;
   }
 
   async function leaderboard(chatId) {

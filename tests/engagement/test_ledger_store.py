@@ -256,3 +256,30 @@ async def test_interactions_grants_exclusion_and_leaderboard(sessions: Sessions)
     } == causes
     assert all(row["epoch"] == 1 for row in exported)
     assert next(r for r in exported if r["cause"] == "manual:900")["reason"] == "great talk"
+
+
+async def test_the_member_summary_follows_every_new_row(sessions: Sessions) -> None:
+    """A summary is reused between reads, and each new row (a message, then a late one that
+    turns an earlier message into a cooldown correction) shows in the next read."""
+    await say(sessions, 2, 40)
+    async with sessions() as session:
+        epoch = await epochs.current(session=session, chat_id=CHAT)
+        assert epoch is not None and epoch.id is not None
+        first = await board.summary(session=session, epoch_id=epoch.id, member_id=7)
+        again = await board.summary(session=session, epoch_id=epoch.id, member_id=7)
+    assert again is first
+    assert (first.breakdown.counted_messages, first.breakdown.not_counted) == (1, {})
+    await say(sessions, 3, 100)
+    async with sessions() as session:
+        second = await board.summary(session=session, epoch_id=epoch.id, member_id=7)
+    assert second.breakdown.counted_messages == 2
+    assert [(r.rule, r.points, r.entries) for r in second.by_rule] == [("message", 20, 2)]
+    await say(sessions, 1, 0)  # message 2 falls into the cooldown of this earlier one
+    async with sessions() as session:
+        third = await board.summary(session=session, epoch_id=epoch.id, member_id=7)
+    assert third.breakdown.counted_messages == 2
+    assert third.breakdown.not_counted == {"cooldown": 1}
+    assert [(r.rule, r.points, r.entries) for r in third.by_rule] == [
+        ("message", 30, 3),
+        ("cooldown", -10, 1),
+    ]

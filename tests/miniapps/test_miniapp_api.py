@@ -24,7 +24,7 @@ from core.models_miniapps import MiniApp, hash_secret
 from core.models_wallet import WalletLink
 from core.settings import Settings
 from engagement import epochs, ledger, rules
-from miniapps.api import create_api_router
+from miniapps.api import ENTRY_LIMIT, create_api_router
 from miniapps.app_launch import create_launch_router
 from miniapps.consent import create_consent_router
 from miniapps.deps import create_session_router, start_param_for
@@ -334,3 +334,48 @@ async def test_app_events_need_a_group_token_for_this_app(env: Env) -> None:
     assert missing_key.json()["reason"] == "invalid_request"
     anonymous = await env.client.post("/v1/events", json={"member_token": private, "event": "a"})
     assert anonymous.json() == {"reason": "bad_app_credentials"}
+
+
+async def test_entries_come_a_page_at_a_time_with_more(env: Env, database_url: str) -> None:
+    # The member gets ENTRY_LIMIT * 2 + 1 more entries, some sharing a time, so pages must
+    # follow (time, id) and lose or repeat none.
+    now = utcnow()
+    extra = ENTRY_LIMIT * 2 + 1
+    engine = create_engine(database_url)
+    async with transaction(session_factory(engine)) as session:
+        await ledger.append(
+            session=session,
+            entries=[
+                ledger.Entry(
+                    chat_id=GROUP,
+                    epoch_id=env.epoch_id,
+                    member_id=ALICE,
+                    kind="reaction",
+                    rule="reaction",
+                    points=1,
+                    rules_version=1,
+                    cause=f"page:{i}",
+                    occurred_at=now - timedelta(seconds=i // 3),
+                )  # fmt: skip
+                for i in range(extra)
+            ],
+        )
+    await engine.dispose()
+    alice = await env.login(ALICE, GROUP)
+    body = (await env.get("/miniapp/api/points", alice)).json()
+    seen, more = [e["id"] for e in body["entries"]], body["more"]
+    assert (len(seen), more) == (ENTRY_LIMIT, True)
+    pages = 1
+    while more:
+        page = (await env.get("/miniapp/api/points/entries", alice, before=seen[-1])).json()
+        seen += [e["id"] for e in page["entries"]]
+        more, pages = page["more"], pages + 1
+    assert pages == 3 and len(seen) == len(set(seen)) == extra + 4
+    assert sum(r["entries"] for r in body["by_rule"]) == extra + 4
+    # Another member's entry, or no entry, is no cursor.
+    bob = await env.login(BOB, GROUP)
+    for who, before in ((bob, seen[0]), (alice, 10**12), (alice, 0)):
+        refused = await env.get("/miniapp/api/points/entries", who, before=before)
+        assert refused.status_code in (404, 422), refused.text
+    refused = await env.get("/miniapp/api/points/entries", bob, before=seen[0])
+    assert refused.json()["reason"] == "no_such_entry"
