@@ -100,10 +100,14 @@ async def test_campaigns_and_epochs_from_the_chat(town: Town) -> None:
     closed, nothing_open = await town.bot_says(after=before)
     assert closed.startswith("Epoch 2 is closed at ")
     assert nothing_open == "Not done: no epoch is open."
+    # Telegram dates have whole seconds: a close takes effect at the next one, and a message
+    # dated in the closing second still belongs to the closed epoch.
+    await asyncio.sleep(1.1)
     rows = len(await town.rows())
     await town.say(town.bob, "a message while no epoch is open gets no points")
     assert len(await town.rows()) == rows
     await town.say(town.alice, "/epoch open")
+    await asyncio.sleep(1.1)  # the new epoch starts where the last one ended, a whole second
     await town.say(town.bob, "and this one lands in the third epoch of spring")
     assert await epochs_of(town) == [(1, "closed"), (2, "closed"), (3, "open")]
     assert len(await town.rows()) == rows + 1
