@@ -3,6 +3,8 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST_ARGS ?=
+# Test processes: most of a test's time is spent waiting on servers, so two share the two cores well.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint format bench i18n contracts deps py-deps node-deps browser clean help
 
@@ -16,7 +18,7 @@ run: deps
 	$(UV) run townsquare sandbox
 
 test: deps browser
-	$(UV) run pytest $(PYTEST_ARGS)
+	$(UV) run pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: py-deps
 	$(UV) run ruff check .

@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from core.settings import Settings
+from tests.dbpool import PostgresPool, copy_sqlite, sqlite_template
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "TOWNSQUARE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
@@ -61,14 +62,68 @@ def pg_execute(statement: str) -> None:
         pool.submit(asyncio.run, run()).result()
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'townsquare.db'}"
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's SQLite file at the head revision, copied for each test that wants one."""
+    from core.migrate import upgrade
+
+    return sqlite_template(tmp_path_factory.mktemp("sqlite-template"), upgrade)
+
+
+@pytest.fixture(scope="session")
+def postgres_pool() -> Iterator[PostgresPool | None]:
+    """Migrated PostgreSQL databases lent to tests; None when the server is not there."""
+    from core.migrate import upgrade
+
+    pool = PostgresPool(POSTGRES_ADMIN_DSN, upgrade)
+    try:
+        pool.start()
+    except (TimeoutError, OSError) as exc:
+        POSTGRES_DOWN.append(str(exc))
+        yield None
+        return
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+# Why the pool could not start, for the tests that then skip (or fail under CI).
+POSTGRES_DOWN: list[str] = []
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+def sqlite_url(tmp_path: Path, migrated_sqlite: Path) -> str:
+    """A SQLite database at the head revision, for one test."""
+    return copy_sqlite(migrated_sqlite, tmp_path / "townsquare.db")
+
+
+@pytest.fixture
+def postgres_url(postgres_pool: PostgresPool | None) -> Iterator[str]:
+    """A PostgreSQL database at the head revision with no rows, for one test."""
+    if postgres_pool is None:
+        unavailable("PostgreSQL", "; ".join(POSTGRES_DOWN))
+        raise AssertionError("unreachable")
+    url = postgres_pool.acquire()
+    yield url
+    postgres_pool.release(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Runs the test once on SQLite and once on PostgreSQL, each at the head revision."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def empty_sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """A new PostgreSQL database with no schema at all, dropped afterwards."""
     name = f"townsquare_t_{secrets.token_hex(6)}"
     try:
         pg_execute(f'CREATE DATABASE "{name}"')
@@ -80,9 +135,9 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    """Runs the test once on SQLite and once on PostgreSQL."""
-    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+def empty_database_url(request: pytest.FixtureRequest) -> str:
+    """An empty database (no schema), once on SQLite and once on PostgreSQL."""
+    fixture = "empty_sqlite_url" if request.param == "sqlite" else "empty_postgres_url"
     return str(request.getfixturevalue(fixture))
 
 

@@ -28,16 +28,16 @@ def test_revisions_form_one_line() -> None:
     assert len(revs) == len(set(revs))
 
 
-async def test_stairway(database_url: str) -> None:
+async def test_stairway(empty_database_url: str) -> None:
     revs = revisions()
     previous = ["base", *revs[:-1]]
     for revision, before in zip(revs, previous, strict=True):
-        await asyncio.to_thread(upgrade, database_url, revision)
-        await asyncio.to_thread(downgrade, database_url, before)
-        await asyncio.to_thread(upgrade, database_url, revision)
-    assert await table_names(database_url) == set(SQLModel.metadata.tables)
-    await asyncio.to_thread(downgrade, database_url, "base")
-    assert await table_names(database_url) == set()
+        await asyncio.to_thread(upgrade, empty_database_url, revision)
+        await asyncio.to_thread(downgrade, empty_database_url, before)
+        await asyncio.to_thread(upgrade, empty_database_url, revision)
+    assert await table_names(empty_database_url) == set(SQLModel.metadata.tables)
+    await asyncio.to_thread(downgrade, empty_database_url, "base")
+    assert await table_names(empty_database_url) == set()
 
 
 async def test_migrations_match_models(database_url: str) -> None:

@@ -47,16 +47,16 @@ async def rule_objects(url: str) -> set[str]:
     return found & RULE_OBJECTS
 
 
-async def test_create_all_makes_and_drop_all_removes_the_rules(database_url: str) -> None:
-    engine = create_engine(database_url)
+async def test_create_all_makes_and_drop_all_removes_the_rules(empty_database_url: str) -> None:
+    engine = create_engine(empty_database_url)
     async with engine.begin() as conn:
         await conn.run_sync(SQLModel.metadata.create_all)
-    assert await rule_objects(database_url) == RULE_OBJECTS
+    assert await rule_objects(empty_database_url) == RULE_OBJECTS
     async with engine.begin() as conn:
         await conn.run_sync(SQLModel.metadata.create_all)  # a second time changes nothing
         await conn.run_sync(SQLModel.metadata.drop_all)
     await engine.dispose()
-    assert await rule_objects(database_url) == set()
+    assert await rule_objects(empty_database_url) == set()
     assert core.models.Member.__tablename__ and core.models_engagement.Score.__tablename__
 
 
