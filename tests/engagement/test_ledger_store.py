@@ -119,7 +119,7 @@ async def test_concurrent_messages_of_one_member_respect_the_cooldown(sessions: 
     # They may be judged in any order; one that arrives before a later-dated one already credited
     # takes its place, and the later one is revised to nothing. What counts is the net per message.
     async with sessions() as session:
-        net = await session.execute(
+        net = await session.exec(  # type: ignore[call-overload]
             select(LedgerEntry.cause, func.sum(LedgerEntry.points)).group_by(LedgerEntry.cause)
         )
         credited = sorted(cause for cause, points in net.all() if points)
