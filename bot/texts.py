@@ -27,7 +27,9 @@ def help_text() -> str:
         "/invite (your own invite link).\n"
         "Managers: /setrules, /grant, /penalize, /flags, /exclude, /clear, "
         "/campaign, /epoch, /epochs, /close (end the epoch, preview and publish its token "
-        "claims), /dashboard."
+        "claims), /dashboard, /enableapp and /disableapp (a builder's app in the group).\n"
+        "Builders, here in private: /newapp NAME [URL] registers a Mini App and shows its "
+        "credentials once."
     )
 
 
