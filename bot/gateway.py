@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import deferred_types, upkeep
 from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
+from bot.handlers.manage import review_notifier
 from bot.handlers.wallets import link_notifier
 from bot.sandbox.chains import start_chains
 from bot.webhook import mount_webhook
@@ -203,7 +204,8 @@ def include_pages(app: FastAPI, settings: Settings) -> None:
     app.include_router(create_session_router())
     app.include_router(create_api_router())
     # Before the members' pages: their `/miniapp/{page}` would take `/miniapp/dashboard`.
-    for dashboard in (create_dashboard_router(), create_settle_router(), create_export_router()):
+    settle = create_settle_router(notify=review_notifier(settings.default_locale))
+    for dashboard in (create_dashboard_router(), settle, create_export_router()):
         app.include_router(dashboard)
     for router in (
         create_builder_router(),

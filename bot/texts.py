@@ -27,7 +27,9 @@ def help_text() -> str:
         "/invite (your own invite link).\n"
         "Managers: /setrules, /grant, /penalize, /flags, /exclude, /clear, "
         "/campaign, /epoch, /epochs, /close (end the epoch, preview and publish its token "
-        "claims), /dashboard."
+        "claims), /dashboard, /enableapp and /disableapp (a builder's app in the group).\n"
+        "Builders, here in private: /newapp NAME [URL] registers a Mini App and shows its "
+        "credentials once."
     )
 
 
@@ -427,7 +429,9 @@ def newapp_created(name: str, app_id: str, secret: str) -> str:
 def close_usage() -> str:
     return _(
         "Send /close POOL to close the current epoch and preview how POOL token base units "
-        "are split, for example <code>/close 1000000000</code>."
+        "are split, for example <code>/close 1000000000</code>. Options after the pool: "
+        "<code>min=N</code> (the least score that takes part), <code>cap=0.05</code> (the "
+        "largest share per member) and <code>sqrt</code> (split by the square root of scores)."
     )
 
 

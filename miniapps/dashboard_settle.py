@@ -4,6 +4,8 @@ transaction: a refusal leaves the epoch as it was."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Request
@@ -13,11 +15,13 @@ from sqlmodel import col, select
 
 from core.clock import utcnow
 from core.db import transaction
+from core.models import Chat
+from core.models import Member as MemberRow
 from core.models_claims import Settlement as SettlementRecord
 from core.models_claims import SettlementRow
 from engagement import epochs, review, settle_service, sybil
 from engagement.settlement import AllocationParams, SettlementError
-from miniapps.dashboard_auth import CurrentManager
+from miniapps.dashboard_auth import CurrentManager, Manager
 from miniapps.dashboard_render import answer, epoch_json, names, problems
 
 Number = Path(ge=1, lt=2**31)
@@ -92,7 +96,24 @@ async def allocation(db: Any, chat_id: int, number: int) -> dict[str, Any] | Non
     }
 
 
-def create_settle_router() -> APIRouter:
+@dataclass(frozen=True)
+class ReviewNotice:
+    """A decision on a member, to tell them of: `action` is "exclude" or "clear"."""
+
+    member_id: int
+    language_code: str | None
+    chat_title: str
+    action: str
+    reason: str
+
+
+ReviewNotifier = Callable[[Any, ReviewNotice], Awaitable[bool]]
+"""Called as ``notify(bot, notice)`` after a decision is committed; True when the member was
+told (they may never have started a chat with the bot)."""
+
+
+def create_settle_router(*, notify: ReviewNotifier | None = None) -> APIRouter:
+    """The epochs, settlement and flags pages; `notify` tells a member of a decision on them."""
     router = APIRouter(prefix="/miniapp/dashboard", tags=["dashboard"])
 
     async def listing(request: Request, who: CurrentManager, **extra: Any) -> Response:
@@ -201,17 +222,45 @@ def create_settle_router() -> APIRouter:
         reason = body.reason.strip()
         if body.action == "exclude" and not reason:
             return problems(request, ["say why the member is excluded"])
-        async with transaction(request.app.state.gateway.sessions) as db:
-            await review.decide(
-                session=db,
-                chat_id=who.chat_id,
-                member_id=member_id,
-                status=review.EXCLUDED if body.action == "exclude" else review.CLEARED,
-                by=who.member_id,
-                reason=reason,
-            )
+        told = await decide_and_tell(
+            request.app.state.gateway, who, member_id, body.action, reason, notify=notify
+        )
         return await flags_view(
-            request, who, decided={"member_id": member_id, "action": body.action}
+            request, who, decided={"member_id": member_id, "action": body.action, "told": told}
         )
 
     return router
+
+
+async def decide_and_tell(
+    gateway: Any,
+    who: Manager,
+    member_id: int,
+    action: str,
+    reason: str,
+    *,
+    notify: ReviewNotifier | None,
+) -> bool:
+    """Records the decision, then tells the member (as `/exclude` in the chat does); whether
+    they could be told."""
+    async with transaction(gateway.sessions) as db:
+        await review.decide(
+            session=db,
+            chat_id=who.chat_id,
+            member_id=member_id,
+            status=review.EXCLUDED if action == "exclude" else review.CLEARED,
+            by=who.member_id,
+            reason=reason,
+        )
+        member = await db.get(MemberRow, member_id)
+        chat = await db.get(Chat, who.chat_id)
+    if notify is None:
+        return False
+    notice = ReviewNotice(
+        member_id=member_id,
+        language_code=member.language_code if member is not None else None,
+        chat_title=(chat.title if chat is not None else None) or "",
+        action=action,
+        reason=reason,
+    )
+    return await notify(gateway.bot, notice)

@@ -10,6 +10,9 @@ claims funded: from the manager's own wallet on the funding page, or, in the san
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import replace
+from fractions import Fraction
 from typing import Any, Literal
 
 from aiogram import Bot, Dispatcher, F, Router
@@ -38,6 +41,7 @@ from core.models_claims import Settlement as SettlementRecord
 from core.models_claims import SettlementRow
 from core.settings import Settings
 from engagement import epochs, settle_service
+from engagement.allocation import Transform
 from engagement.settlement import AllocationParams, Settlement, SettlementError
 from miniapps.claims import ChainUnavailable
 from wallet import linking
@@ -48,10 +52,63 @@ TOP = 5
 UNLINKED_SHOWN = 10
 
 
-class EpochAction(CallbackData, prefix="epoch"):
-    action: Literal["publish", "refresh"]
+Press = Literal["publish", "refresh"]
+# A button's callback data holds at most 64 bytes, so the press and the parameters are packed
+# short and bounded: a pool of up to 10**31 base units, a 9-digit minimum, a cap to 4 decimals.
+MAX_POOL_DIGITS = 31
+MAX_MIN_DIGITS = 9
+CAP = re.compile(r"^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$")
+
+
+class EpochAction(CallbackData, prefix="ep"):
+    """A press on the preview, with the parameters the preview was made with."""
+
+    press: Literal["p", "r"]
     epoch: int
     pool: int
+    min: int = 0
+    cap: str = ""
+    sqrt: bool = False
+
+    @classmethod
+    def of(cls, press: Press, epoch: int, params: AllocationParams) -> EpochAction:
+        return cls(
+            press="p" if press == "publish" else "r",
+            epoch=epoch,
+            pool=params.pool,
+            min=params.min_score,
+            cap=params.cap_share or "",
+            sqrt=params.transform == "sqrt",
+        )
+
+    @property
+    def action(self) -> Press:
+        return "publish" if self.press == "p" else "refresh"
+
+    def params(self) -> AllocationParams:
+        transform: Transform = "sqrt" if self.sqrt else "linear"
+        return AllocationParams(self.pool, self.min, self.cap or None, transform)
+
+
+def parse_close(args: str) -> AllocationParams | None:
+    """`POOL [min=N] [cap=SHARE] [sqrt|linear]`, or None when that is not what was sent."""
+    words = args.split()
+    if not words or not words[0].isdigit() or int(words[0]) <= 0:
+        return None
+    if len(words[0].lstrip("0")) > MAX_POOL_DIGITS:
+        return None
+    params = AllocationParams(int(words[0]))
+    for word in words[1:]:
+        key, _, value = word.partition("=")
+        if word in ("sqrt", "linear"):
+            params = replace(params, transform="sqrt" if word == "sqrt" else "linear")
+        elif key == "min" and value.isdigit() and len(value) <= MAX_MIN_DIGITS:
+            params = replace(params, min_score=int(value))
+        elif key == "cap" and CAP.match(value) and Fraction(value) > 0:
+            params = replace(params, cap_share=value)
+        else:
+            return None
+    return params
 
 
 def create_router() -> Router:
@@ -71,9 +128,9 @@ def claim_url(settings: Settings, chat_id: int, epoch: int) -> str:
     return f"{settings.base_url}/claim/{chat_id}/{epoch}"
 
 
-def _keyboard(epoch: int, pool: int) -> InlineKeyboardMarkup:
-    def button(text: str, action: Literal["publish", "refresh"]) -> InlineKeyboardButton:
-        data = EpochAction(action=action, epoch=epoch, pool=pool).pack()
+def _keyboard(epoch: int, params: AllocationParams) -> InlineKeyboardMarkup:
+    def button(text: str, action: Press) -> InlineKeyboardButton:
+        data = EpochAction.of(action, epoch, params).pack()
         return InlineKeyboardButton(text=text, callback_data=data)
 
     return InlineKeyboardMarkup(
@@ -156,12 +213,11 @@ async def close(
     """`/close POOL`: closes the open epoch and previews the split of POOL base units."""
     if not await allowed(message, session, bot, dispatcher, event_update):
         return
-    args = (command.args or "").split()
-    if len(args) != 1 or not args[0].isdigit() or int(args[0]) <= 0:
+    params = parse_close(command.args or "")
+    if params is None:
         await message.reply(texts.close_usage())
         return
-    pool, chat_id = int(args[0]), message.chat.id
-    params = AllocationParams(pool)
+    chat_id = message.chat.id
     try:
         # A savepoint: when the allocation fails, the epoch stays open as it was.
         async with session.begin_nested():
@@ -178,7 +234,7 @@ async def close(
     )  # fmt: skip
     text = await _preview_text(session, epoch.number, result)
     text += await _unlinked_line(session, result, told)
-    await message.answer(text, reply_markup=_keyboard(epoch.number, pool))
+    await message.answer(text, reply_markup=_keyboard(epoch.number, params))
 
 
 async def on_action(
@@ -201,7 +257,7 @@ async def on_action(
     if not await admin_cache(dispatcher).is_admin(bot, chat_id, query.from_user.id):
         await query.answer(texts.managers_only(), show_alert=True)
         return
-    number, params = callback_data.epoch, AllocationParams(callback_data.pool)
+    number, params = callback_data.epoch, callback_data.params()
     if callback_data.action == "refresh":
         await _refresh(query, message, session, number, params)
         return
@@ -216,7 +272,7 @@ async def on_action(
                             text=texts.fund_button(), url=fund_url(settings, chat_id, number)
                         )
                     ],
-                    _keyboard(number, callback_data.pool).inline_keyboard[0][:1],
+                    _keyboard(number, params).inline_keyboard[0][:1],
                 ]
             )
             await message.answer(
@@ -262,7 +318,7 @@ async def _refresh(
     text = await _preview_text(session, number, result)
     text += await _unlinked_line(session, result, None)
     try:
-        await message.edit_text(text, reply_markup=_keyboard(number, params.pool))
+        await message.edit_text(text, reply_markup=_keyboard(number, params))
     except TelegramBadRequest as error:
         if "not modified" not in error.message:
             raise

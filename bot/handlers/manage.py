@@ -6,6 +6,8 @@ gets a short refusal and nothing changes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
@@ -17,9 +19,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import texts
 from bot.handlers import group
 from bot.handlers.admins import admin_cache
+from bot.i18n import create_i18n
 from core.clock import utcnow
 from core.models import Member
 from engagement import epochs, grants, review, rules, sybil
+
+if TYPE_CHECKING:
+    from miniapps.dashboard_settle import ReviewNotice, ReviewNotifier
 
 
 def create_router() -> Router:
@@ -178,19 +184,36 @@ async def exclude(
         by=message.from_user.id if message.from_user else None,
         reason=reason,
     )
-    title = hd.quote(message.chat.title or "")
     # The notice goes to the member, in the member's language, not the manager's.
     with i18n.use_locale(await locale_of(session, member_id, i18n)):
-        notice = (
-            texts.excluded_notice(title, hd.quote(reason))
-            if excluding
-            else texts.cleared_notice(title)
-        )
+        notice = review_notice(message.chat.title or "", command.command, reason)
     told = await tell(bot, member_id, notice)
     if excluding:
         await message.reply(texts.excluded_done(hd.quote(name), told))
     else:
         await message.reply(texts.cleared_done(hd.quote(name)))
+
+
+def review_notice(chat_title: str, action: str, reason: str) -> str:
+    """What a member is told when a manager excludes or clears them, in the current locale."""
+    title = hd.quote(chat_title)
+    if action == "exclude":
+        return texts.excluded_notice(title, hd.quote(reason))
+    return texts.cleared_notice(title)
+
+
+def review_notifier(default_locale: str = "en") -> ReviewNotifier:
+    """Tells a member of a decision made on the dashboard, as `/exclude` and `/clear` do."""
+    i18n = create_i18n(default_locale)
+
+    async def notify(bot: Bot, notice: ReviewNotice) -> bool:
+        short = (notice.language_code or "").split("-", 1)[0].lower()
+        locale = short if short in i18n.available_locales else i18n.default_locale
+        with i18n.context(), i18n.use_locale(locale):
+            text = review_notice(notice.chat_title, notice.action, notice.reason)
+        return await tell(bot, notice.member_id, text)
+
+    return notify
 
 
 async def locale_of(session: AsyncSession, member_id: int, i18n: I18n) -> str:

@@ -179,6 +179,28 @@ async def test_a_pool_too_small_leaves_the_epoch_open(town: Town) -> None:
         await town.say(who, f"hello from {who}, a message long enough to count")
     await town.say(town.alice, "/close 1")
     assert (await town.last_text(town.group)).startswith("The epoch was not closed:")
+    # Two members cannot both stay within a tenth of the pool.
+    await town.say(town.alice, "/close 1000 cap=0.1")
+    assert (await town.last_text(town.group)).startswith("The epoch was not closed:")
     async with town.gateway.gateway.sessions() as session:
         current = await epochs.current(session=session, chat_id=town.group)
     assert current is not None and current.number == 1
+
+    for unknown in ("cap=2", "cap=0", "min=-1", "sqrt=1", "squared"):
+        await town.say(town.alice, f"/close 1000 {unknown}")
+        assert (await town.last_text(town.group)).startswith("Send /close POOL")
+    await town.say(town.alice, "/close 1000 min=1 cap=0.5 sqrt")
+    preview = (await town.bot_messages(town.group))[-1]
+    assert preview["text"].startswith("Epoch 1 is closed. Preview: 1000 base units")
+    await town.press(town.alice, preview, "Refresh")
+    await town.press(town.alice, preview, "Publish")
+    async with town.gateway.gateway.sessions() as session:
+        record = await settle_service.find(session=session, chat_id=town.group, number=1)
+    # The parameters travel with the preview's buttons to the frozen settlement.
+    assert record is not None
+    assert record.params == {
+        "pool": "1000",
+        "min_score": 1,
+        "cap_share": "0.5",
+        "transform": "sqrt",
+    }

@@ -311,3 +311,36 @@ async def test_close_preview_publish_and_review(town: Town) -> None:
         "/miniapp/dashboard/export/scores.csv", params={"epoch": 1}, headers=headers
     )
     assert f"{town.bob},'{FORMULA_NAME},10,excluded" in scores.text
+
+
+async def test_a_member_excluded_on_the_dashboard_is_told_why(town: Town) -> None:
+    headers = await town.manager()
+    dan = await town.call("POST", "/users", first_name="Dan", language_code="zh")
+    await town.call("POST", f"/users/{dan['id']}/private")
+    await town.call("POST", f"/chats/{town.group}/members", user_id=dan["id"])
+    await town.running.sandbox.wait_idle(10)
+    excluded = await town.api.post(
+        f"/miniapp/dashboard/flags/{dan['id']}",
+        json={"action": "exclude", "reason": "too many accounts"},
+        headers=headers,
+    )
+    assert excluded.status_code == 200, excluded.text
+    assert excluded.json()["decided"] == {"member_id": dan["id"], "action": "exclude", "told": True}
+    await town.running.sandbox.wait_idle(10)
+    private = await town.call("GET", f"/chats/{dan['id']}/messages")
+    notices = [m["text"] for m in private if m.get("from", {}).get("is_bot")]
+    # The title is the chat's own, shown as text: "<i>" is not markup here.
+    assert notices[-1].startswith(
+        "Town <i>square</i> 的管理员已将你排除在代币分配之外：too many accounts"
+    )
+
+    # Bob never started a chat with the bot: the decision stands, and the page says he was not told.
+    cleared = await town.api.post(
+        f"/miniapp/dashboard/flags/{town.bob}", json={"action": "clear"}, headers=headers
+    )
+    assert cleared.status_code == 200
+    assert cleared.json()["decided"]["told"] is False
+    page = await town.api.get(
+        "/miniapp/dashboard/flags", headers={**headers, "Accept": "text/html"}
+    )
+    assert page.status_code == 200
