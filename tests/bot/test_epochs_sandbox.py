@@ -192,7 +192,7 @@ async def test_a_pool_too_small_leaves_the_epoch_open(town: Town) -> None:
     await town.say(town.alice, "/close 1000 min=1 cap=0.5 sqrt")
     preview = (await town.bot_messages(town.group))[-1]
     assert preview["text"].startswith("Epoch 1 is closed. Preview: 1000 base units")
-    await town.press(town.alice, preview, "Refresh")
+    await town.press(town.alice, preview, "Refresh preview")
     await town.press(town.alice, preview, "Publish")
     async with town.gateway.gateway.sessions() as session:
         record = await settle_service.find(session=session, chat_id=town.group, number=1)
