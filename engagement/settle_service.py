@@ -9,7 +9,7 @@ only once the settlement is published.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -244,7 +244,7 @@ _SQLITE_INSERT_ROWS = (
 )
 
 
-async def store_rows(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+async def store_rows(session: AsyncSession, rows: Iterable[tuple[Any, ...]]) -> None:
     """Inserts claim rows (tuples in `_ROW_COLUMNS` order) in the session's transaction.
 
     A million rows are one COPY on PostgreSQL and one `executemany` on SQLite, on the driver's

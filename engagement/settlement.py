@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from io import BytesIO
+from itertools import repeat
 from typing import Any, BinaryIO, Literal
 
 from engagement.allocation import AllocationError, Transform, allocate
@@ -117,18 +118,19 @@ class ChainTree:
             for i, member in enumerate(self.members)
         ]
 
-    def records(self, settlement_id: int) -> list[tuple[Any, ...]]:
+    def records(self, settlement_id: int) -> Iterator[tuple[Any, ...]]:
         """`(settlement_id, chain, index, member_id, account, amount, tree_index)` per claim:
-        plain tuples for a bulk insert, without a `Row` per claim."""
-        columns = (
+        tuples made by `zip` as a bulk insert consumes them, without a `Row` per claim."""
+        return zip(
+            repeat(settlement_id, len(self.members)),
+            repeat(self.chain),
             self.allocations.indexes,
             self.members,
             self.allocations.claim_keys(),
             map(str, self.allocations.amounts),
             self.tree.tree_indices,
+            strict=False,  # `repeat` is endless: the first column bounds the rows
         )
-        head = (settlement_id, self.chain)
-        return [(*head, *row) for row in zip(*columns, strict=True)]
 
     @cached_property
     def nodes(self) -> bytes:
