@@ -1,11 +1,12 @@
 """Proof lookups through the HTTP API for a 1,000,000-leaf epoch, at 500 requests per second.
 
-Setup (untimed): a SQLite database holding one published settlement of 1M EVM claims (the rows
-and the tree's nodes, written the way `settle_service.close` writes them). A gateway-like app
-(the claims router only) is served by uvicorn in its own process; this process sends
-`GET /v1/claims/{chat}/{epoch}/proof/{address}` for random claimants on a fixed schedule
-(open loop: a late answer does not delay the next request) and records each latency from the
-time its request was due, so a late sender counts against the figure rather than hiding it.
+Setup (untimed): a SQLite database holding one published settlement of 1M EVM claims (the rows,
+the tree's nodes and its account lookup, written the way `settle_service.close` writes them).
+A gateway-like app (the claims router only) is served by uvicorn in its own process; this
+process sends `GET /v1/claims/{chat}/{epoch}/proof/{address}` for random claimants on a fixed
+schedule (open loop: a late answer does not delay the next request) and records each latency
+from the time its request was due, so a late sender counts against the figure rather than
+hiding it.
 """
 
 from __future__ import annotations
@@ -38,13 +39,16 @@ async def _populate(url: str) -> None:
 
     from core.db import create_engine, session_factory
     from core.models import Chat
-    from core.models_claims import Artefact, Settlement, SettlementRow
+    from core.models_claims import Artefact, Settlement
     from core.models_engagement import Campaign, Epoch
-    from wallet.merkle_csv import allocations_from_amounts, build_tree
+    from engagement.settle_service import store_rows
+    from engagement.settlement import AllocationParams, settle
 
-    rows = allocations_from_amounts([(_address(i), i) for i in range(1, LEAVES + 1)])
-    tree = build_tree(rows)
-    keys, where = rows.claim_keys(), tree.tree_indices
+    wallets = {i: _address(i) for i in range(1, LEAVES + 1)}
+    result = settle(
+        {i: i for i in wallets}, AllocationParams(LEAVES**2), evm_wallets=wallets, solana_wallets={}
+    )
+    tree = result.trees["evm"]
     engine = create_engine(url)
     async with session_factory(engine)() as session:
         session.add(Chat(id=CHAT, type="supergroup", title="bench"))
@@ -56,19 +60,17 @@ async def _populate(url: str) -> None:
         await session.flush()
         record = Settlement(
             chat_id=CHAT, epoch_number=1, epoch_id=epoch.id or 0, state="published",
-            pool=str(sum(rows.amounts)), params={}, ledger_digest="sha256:", evm_root=tree.root,
+            pool=str(LEAVES**2), params={}, ledger_digest="sha256:", evm_root=tree.root,
         )  # fmt: skip
         session.add(record)
         await session.flush()
-        sid = record.id or 0
-        session.add(Artefact(settlement_id=sid, name="evm/nodes.bin", media_type="x", body=b"".join(tree.nodes)))  # fmt: skip  # noqa: E501
-        for start in range(0, LEAVES, 50_000):
-            batch = [
-                {"settlement_id": sid, "chain": "evm", "index": i, "member_id": i,
-                 "account": keys[i], "amount": str(rows.amounts[i]), "tree_index": where[i]}
-                for i in range(start, min(start + 50_000, LEAVES))
-            ]  # fmt: skip
-            await session.exec(insert(SettlementRow), params=batch)  # type: ignore[call-overload]
+        # What `settle_service.close` stores for proof lookups: the rows and the two blobs.
+        await store_rows(session, tree.records(record.id or 0))
+        blobs = [("evm/nodes.bin", tree.nodes), ("evm/accounts.bin", tree.accounts)]
+        artefacts = [
+            {"settlement_id": record.id, "name": n, "media_type": "x", "body": b} for n, b in blobs
+        ]
+        await session.exec(insert(Artefact), params=artefacts)  # type: ignore[call-overload]
         await session.commit()
     await engine.dispose()
 

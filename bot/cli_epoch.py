@@ -59,6 +59,7 @@ def close(
     prefer: Annotated[str, typer.Option("--prefer", help="Chain paying dual members.")] = "evm",
 ) -> None:
     """Close the epoch (if open) and freeze its allocation, trees and artefacts."""
+    from core.settings import Settings
     from engagement import settle_service
     from engagement.settlement import AllocationParams
 
@@ -80,6 +81,7 @@ def close(
                 params=params,
                 prefer=prefer,  # type: ignore[arg-type]
                 step=step,
+                files=Settings().data_dir,
             )
         )
         step("commit")

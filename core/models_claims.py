@@ -95,13 +95,14 @@ class SettlementPublic(SettlementBase):
 
 class SettlementRow(SQLModel, table=True):
     """One leaf of a settlement's tree on one chain; `tree_index` is its node in the tree, whose
-    nodes are the `{chain}/nodes.bin` artefact, so a proof is read without rebuilding the tree."""
+    nodes are the `{chain}/nodes.bin` artefact, so a proof is read without rebuilding the tree.
+
+    Rows are found by account through the `{chain}/accounts.bin` artefact (account -> index),
+    not through a table index: a million random accounts inserted into a B-tree cost more than
+    the whole settlement."""
 
     __tablename__ = "claims_rows"
-    __table_args__ = (
-        Index("uq_claims_rows_account", "settlement_id", "chain", "account", unique=True),
-        Index("ix_claims_rows_member", "settlement_id", "member_id"),
-    )
+    __table_args__ = (Index("ix_claims_rows_member", "settlement_id", "member_id"),)
 
     settlement_id: int = _settlement_fk(primary_key=True)
     chain: str = Field(sa_column=Column(String(8), primary_key=True))
@@ -113,7 +114,11 @@ class SettlementRow(SQLModel, table=True):
 
 
 class Artefact(SQLModel, table=True):
-    """A published file of a settlement (`evm/dump.json`, `rules.json`, `ledger.jsonl`, ...)."""
+    """A published file of a settlement (`evm/dump.json`, `rules.json`, `ledger.jsonl`, ...).
+
+    Large files (dumps and claims files) are kept on disk: `path` is then their place under the
+    data directory and `body` is empty.
+    """
 
     __tablename__ = "claims_artefacts"
 
@@ -121,6 +126,7 @@ class Artefact(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(32), primary_key=True))
     media_type: str = Field(max_length=64)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    path: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
 
 
 class Claim(SQLModel, table=True):

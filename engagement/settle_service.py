@@ -9,8 +9,9 @@ only once the settlement is published.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, text
@@ -36,9 +37,11 @@ from engagement.settlement import (
     scores_of,
     settle,
 )
+from engagement.settlement_files import TREE_FILES, tree_artefact
 
 Step = Callable[[str], None]
 JSON_TYPE, JSONL_TYPE = "application/json", "application/x-ndjson"
+BINARY_TYPE = "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -105,14 +108,14 @@ async def _export(session: AsyncSession, epoch: Epoch) -> bytes:
 
 
 def _artefacts(result: Settlement, rules: dict[str, Any], export: bytes) -> list[dict[str, Any]]:
+    """The artefacts kept in the database: the documents and what proof lookups read."""
     files = [
         ("rules.json", JSON_TYPE, json.dumps(rules, sort_keys=True, indent=1).encode()),
         ("ledger.jsonl", JSONL_TYPE, export),
     ]
     for chain, tree in result.trees.items():
-        files += [(f"{chain}/dump.json", JSON_TYPE, tree.dump)]
-        files += [(f"{chain}/claims.json", JSON_TYPE, tree.claims)]
-        files += [(f"{chain}/nodes.bin", "application/octet-stream", tree.nodes)]
+        files += [(f"{chain}/nodes.bin", BINARY_TYPE, tree.nodes)]
+        files += [(f"{chain}/accounts.bin", BINARY_TYPE, tree.accounts)]
     return [{"name": n, "media_type": t, "body": b} for n, t, b in files]
 
 
@@ -124,6 +127,7 @@ async def close(
     params: AllocationParams,
     prefer: Chain = "evm",
     step: Step | None = None,
+    files: Path | None = None,
 ) -> tuple[SettlementRecord, Settlement]:
     """Closes epoch `number` (if still open) and freezes its settlement; the caller commits.
 
@@ -134,6 +138,8 @@ async def close(
         params: The allocation parameters to publish.
         prefer: The chain that pays members who linked both.
         step: Called with the name of each step, for progress display.
+        files: The data directory: each tree's dump and claims file are streamed to files
+            there (see `settlement_files`); without it they are stored in the database.
 
     Returns:
         The stored settlement and the computed one.
@@ -182,7 +188,7 @@ async def close(
     except IntegrityError as exc:  # another close of the same epoch won the race
         raise SettlementError(f"epoch {number} is already settled") from exc
     tick("store")
-    await _store(session, record.id or 0, result, _artefacts(result, rules, export))
+    await store(session, record.id or 0, result, _artefacts(result, rules, export), files)
     return record, result
 
 
@@ -232,18 +238,19 @@ async def preview(
 
 
 _ROW_COLUMNS = ("settlement_id", "chain", "index", "member_id", "account", "amount", "tree_index")
-_SQLITE_BULK_CACHE_KIB = -262144  # 256 MiB at most, taken only as the insert needs it
 _SQLITE_INSERT_ROWS = (
     'INSERT INTO claims_rows (settlement_id, chain, "index", member_id, account, amount, '
     "tree_index) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 
 
-async def store_rows(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+async def store_rows(session: AsyncSession, rows: Iterable[tuple[Any, ...]]) -> None:
     """Inserts claim rows (tuples in `_ROW_COLUMNS` order) in the session's transaction.
 
     A million rows are one COPY on PostgreSQL and one `executemany` on SQLite, on the driver's
     connection: building a parameter dict and an ORM insert per row costs more than the tree.
+    Rows come in index order, which is also member order, so every index of the table grows
+    at its end (the lookup by account is each tree's `accounts.bin`, not a table index).
     """
     conn = await session.connection()
     driver: Any = (await conn.get_raw_connection()).driver_connection
@@ -254,27 +261,33 @@ async def store_rows(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None
             await conn.execute(text("SELECT 1"))
         await driver.copy_records_to_table("claims_rows", records=rows, columns=_ROW_COLUMNS)
     else:
-        # The account index takes rows in random order: with SQLite's default 2 MB page cache,
-        # most inserts would read and write back an evicted page.
-        (previous,) = await (await driver.execute("PRAGMA cache_size")).fetchone()
-        await driver.execute(f"PRAGMA cache_size = {_SQLITE_BULK_CACHE_KIB}")
-        try:
-            await driver.executemany(_SQLITE_INSERT_ROWS, rows)
-        finally:
-            await driver.execute(f"PRAGMA cache_size = {int(previous)}")
+        await driver.executemany(_SQLITE_INSERT_ROWS, rows)
 
 
-async def _store(
-    session: AsyncSession, settlement_id: int, result: Settlement, files: list[dict[str, Any]]
+async def store(
+    session: AsyncSession,
+    settlement_id: int,
+    result: Settlement,
+    artefacts: list[dict[str, Any]],
+    files: Path | None,
 ) -> None:
-    rows = [
-        (settlement_id, r.chain, r.index, r.member_id, r.account, str(r.amount), r.tree_index)
-        for tree in result.trees.values()
-        for r in tree.rows
+    """Stores a computed settlement's claim rows, its artefacts and its published files.
+
+    Args:
+        session: The database session; only flushed.
+        settlement_id: The settlement record the rows belong to.
+        result: The computed settlement.
+        artefacts: Artefacts kept in the database (`name`, `media_type`, `body`).
+        files: The data directory for the dumps and claims files, or None to store them in
+            the database too.
+    """
+    for tree in result.trees.values():
+        await store_rows(session, tree.records(settlement_id))
+    published = [
+        tree_artefact(files, tree, name) for tree in result.trees.values() for name in TREE_FILES
     ]
-    await store_rows(session, rows)
-    if files:
-        params = [{"settlement_id": settlement_id, **f} for f in files]
+    params = [{"settlement_id": settlement_id, "path": None, **f} for f in artefacts + published]
+    if params:
         await session.exec(insert(Artefact), params=params)  # type: ignore[call-overload]
     await session.flush()
 

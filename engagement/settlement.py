@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from io import BytesIO
-from typing import Any, Literal
+from itertools import repeat
+from typing import Any, BinaryIO, Literal
 
 from engagement.allocation import AllocationError, Transform, allocate
+from wallet.account_lookup import account_lookup
 from wallet.merkle import StandardMerkleTree
 from wallet.merkle_claims import quoted_nodes, write_claims, write_dump
-from wallet.merkle_csv import CsvError, allocations_from_amounts, build_tree
+from wallet.merkle_csv import Allocations, CsvError, allocations_from_amounts, build_tree
 
 Chain = Literal["evm", "solana"]
 CHAINS: tuple[Chain, ...] = ("evm", "solana")
@@ -85,15 +88,85 @@ class Row:
 
 @dataclass(frozen=True)
 class ChainTree:
-    """One chain's tree and its published files (compact UTF-8 JSON); `nodes` holds the
-    2n-1 nodes as 32-byte strings, root first, from which any proof is read."""
+    """One chain's tree and its claim rows, in columns.
+
+    The published files are derived on demand (`write_dump`, `write_claims`, or the `dump`
+    and `claims` bytes), so a preview or a verification of a million claims never builds the
+    1 GB claims file; `close` streams them to disk once.
+    """
 
     chain: Chain
-    root: str
-    dump: bytes
-    claims: bytes
-    rows: list[Row]
-    nodes: bytes
+    tree: StandardMerkleTree
+    allocations: Allocations
+    members: list[int]
+
+    @property
+    def root(self) -> str:
+        """The tree's root, `0x` hex."""
+        return self.tree.root
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    @cached_property
+    def rows(self) -> list[Row]:
+        """The claims as `Row`s, in index order."""
+        keys, where = self.allocations.claim_keys(), self.tree.tree_indices
+        amounts = self.allocations.amounts
+        return [
+            Row(member, self.chain, i, keys[i], amounts[i], where[i])
+            for i, member in enumerate(self.members)
+        ]
+
+    def records(self, settlement_id: int) -> Iterator[tuple[Any, ...]]:
+        """`(settlement_id, chain, index, member_id, account, amount, tree_index)` per claim:
+        tuples made by `zip` as a bulk insert consumes them, without a `Row` per claim."""
+        return zip(
+            repeat(settlement_id, len(self.members)),
+            repeat(self.chain),
+            self.allocations.indexes,
+            self.members,
+            self.allocations.claim_keys(),
+            map(str, self.allocations.amounts),
+            self.tree.tree_indices,
+            strict=False,  # `repeat` is endless: the first column bounds the rows
+        )
+
+    @cached_property
+    def nodes(self) -> bytes:
+        """The 2n-1 nodes as 32-byte strings, root first, from which any proof is read."""
+        return b"".join(self.tree.nodes)
+
+    @cached_property
+    def accounts(self) -> bytes:
+        """The account lookup (`account_lookup`) of the claims, for proofs by address."""
+        return account_lookup(self.allocations.account_bytes)
+
+    @cached_property
+    def _quoted(self) -> bytes:
+        return quoted_nodes(self.tree.nodes)
+
+    def write_dump(self, out: BinaryIO) -> None:
+        """Streams the OpenZeppelin `standard-v1` dump (compact UTF-8 JSON) to `out`."""
+        write_dump(self.tree, out, quoted=self._quoted)
+
+    def write_claims(self, out: BinaryIO) -> None:
+        """Streams the Uniswap-shaped claims file (compact UTF-8 JSON) to `out`."""
+        write_claims(self.tree, self.allocations, out, quoted=self._quoted)
+
+    @property
+    def dump(self) -> bytes:
+        """The dump's bytes (`write_dump` in memory)."""
+        out = BytesIO()
+        self.write_dump(out)
+        return out.getvalue()
+
+    @property
+    def claims(self) -> bytes:
+        """The claims file's bytes (`write_claims` in memory)."""
+        out = BytesIO()
+        self.write_claims(out)
+        return out.getvalue()
 
 
 @dataclass(frozen=True)
@@ -167,18 +240,7 @@ def _tree(chain: Chain, paid: list[tuple[int, str, int]]) -> ChainTree:
     except CsvError as exc:
         member = paid[exc.line - 1][0] if exc.line else None
         raise SettlementError(f"{chain} wallet of member {member}: {exc}") from exc
-    tree: StandardMerkleTree = build_tree(rows)
-    quoted = quoted_nodes(tree.nodes)
-    dump, claims = BytesIO(), BytesIO()
-    write_dump(tree, dump, quoted=quoted)
-    write_claims(tree, rows, claims, quoted=quoted)
-    keys, where = rows.claim_keys(), tree.tree_indices
-    out = [
-        Row(member, chain, i, keys[i], amount, where[i])
-        for i, (member, _, amount) in enumerate(paid)
-    ]
-    nodes = b"".join(tree.nodes)
-    return ChainTree(chain, tree.root, dump.getvalue(), claims.getvalue(), out, nodes)
+    return ChainTree(chain, build_tree(rows), rows, [member for member, _, _ in paid])
 
 
 def proof_from_nodes(nodes: bytes, tree_index: int) -> list[str]:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from core.models_claims import Settlement
 from engagement import settle_service
+from engagement.settlement_files import resolve
 from wallet import settlement_store as store
 from wallet.settlement_proofs import claim_calldata
 from wallet.solana_claims import AllowanceTooSmall, AlreadyClaimed, ClaimError
@@ -135,7 +136,13 @@ def create_claims_router(  # noqa: C901, PLR0915 (one closure per route)
         if found is None:
             return refuse(404, f"epoch {epoch} has no {name}")
         headers = {**HEADERS, "Cache-Control": "public, max-age=300"}
-        return Response(found.body, media_type=found.media_type, headers=headers)
+        if found.path is None:
+            return Response(found.body, media_type=found.media_type, headers=headers)
+        try:  # a dump or claims file kept on disk: streamed, never read into memory
+            path = resolve(request.app.state.gateway.settings.data_dir, found.path)
+        except FileNotFoundError:
+            return refuse(404, f"the {name} file of epoch {epoch} is missing on this gateway")
+        return FileResponse(path, media_type=found.media_type, headers=headers)
 
     @router.get("/epochs/{chat_id}/{epoch}/dump.json")
     async def dump(

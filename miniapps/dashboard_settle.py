@@ -149,8 +149,9 @@ def create_settle_router(*, notify: ReviewNotifier | None = None) -> APIRouter:
         try:
             async with transaction(request.app.state.gateway.sessions) as db:
                 await settle_service.close(
-                    session=db, chat_id=who.chat_id, number=number, params=params
-                )
+                    session=db, chat_id=who.chat_id, number=number, params=params,
+                    files=request.app.state.gateway.settings.data_dir,
+                )  # fmt: skip
         except SettlementError as exc:
             return problems(request, [str(exc)], status=409)
         async with request.app.state.gateway.sessions() as db:

@@ -1,8 +1,9 @@
 """Proof lookups of published settlements at request rates: one indexed query per claim.
 
-A lookup reads the claim row of an account with one indexed query (asyncpg keeps the statement
-prepared; SQLite is read in place), without a session or ORM objects, and reads the proof from
-the tree's nodes, kept in memory per root after the first lookup.
+A lookup finds an account's claim index in the tree's account lookup (`wallet.account_lookup`),
+reads the claim row by primary key with one query (asyncpg keeps the statement prepared; SQLite
+is read in place), without a session or ORM objects, and reads the proof from the tree's nodes;
+the lookup and the nodes are kept in memory per root after the first request.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from wallet.merkle_hash import keccak256
 
 _ROW_SQL = (
     'SELECT "index", account, amount, tree_index FROM claims_rows '
-    "WHERE settlement_id = {} AND chain = {} AND account = {}"
+    'WHERE settlement_id = {} AND chain = {} AND "index" = {}'
 )
 _SQLITE_ROW = _ROW_SQL.format("?", "?", "?")
 _POSTGRES_ROW = _ROW_SQL.format("$1", "$2", "$3")
 _CLAIM_SELECTOR = keccak256(b"claim(uint256,address,uint256,bytes32[])")[:4].hex()
-_NODES_KEPT = 4  # trees whose nodes stay in memory (32 bytes a node: 64 MB for 1M leaves)
+# Blobs that stay in memory: the nodes (64 MB for 1M leaves) and the account lookup (24 MB)
+# of the four most recently used trees.
+_NODES_KEPT = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +69,14 @@ def _sqlite_reader(engine: AsyncEngine) -> sqlite3.Connection | None:
 
 
 async def claim_row(
-    engine: AsyncEngine, settlement_id: int, chain: str, account: str
+    engine: AsyncEngine, settlement_id: int, chain: str, index: int
 ) -> ClaimRow | None:
-    """The claim row of `account` (as stored: EIP-55 or base58), or None.
+    """The claim row with claim index `index` on `chain`, or None.
 
-    One indexed query, without a session, a transaction or ORM objects: on SQLite through
+    One primary key read, without a session, a transaction or ORM objects: on SQLite through
     `_sqlite_reader`, on PostgreSQL on the driver's connection, checked out of the pool for it.
     """
-    params = (settlement_id, chain, account)
+    params = (settlement_id, chain, index)
     reader = _sqlite_reader(engine) if engine.dialect.name == "sqlite" else None
     if reader is not None:
         found = reader.execute(_SQLITE_ROW, params).fetchone()
@@ -87,32 +90,33 @@ async def claim_row(
                 found = rows[0] if rows else None
     if found is None:
         return None
-    index, stored, amount, tree_index = found
-    return ClaimRow(chain, index, stored, amount, tree_index)
+    number, stored, amount, tree_index = found
+    return ClaimRow(chain, number, stored, amount, tree_index)
 
 
 class NodeCache:
-    """The nodes of the few most recently used trees, keyed by root.
+    """The blobs (nodes, account lookups) of the few most recently used trees.
 
-    A root fixes its tree, so the cache can never serve another settlement's nodes.
+    Keys start with the tree's root, which fixes the tree, so the cache can never serve another
+    settlement's blobs.
     """
 
     def __init__(self, kept: int = _NODES_KEPT) -> None:
         self._nodes: OrderedDict[str, bytes] = OrderedDict()
         self._kept = kept
 
-    async def get(self, root: str, load: Callable[[], Awaitable[bytes | None]]) -> bytes | None:
-        """The nodes of the tree with `root`, calling `load` when they are not kept."""
-        nodes = self._nodes.get(root)
-        if nodes is None:
-            nodes = await load()
-            if nodes is None:
+    async def get(self, key: str, load: Callable[[], Awaitable[bytes | None]]) -> bytes | None:
+        """The blob kept under `key`, calling `load` when it is not kept."""
+        blob = self._nodes.get(key)
+        if blob is None:
+            blob = await load()
+            if blob is None:
                 return None
-            self._nodes[root] = nodes
+            self._nodes[key] = blob
             while len(self._nodes) > self._kept:
                 self._nodes.popitem(last=False)
-        self._nodes.move_to_end(root)
-        return nodes
+        self._nodes.move_to_end(key)
+        return blob
 
 
 def claim_calldata(index: int, account: str, amount: int, proof: list[str]) -> str:

@@ -27,11 +27,13 @@ from core.clock import utcnow
 from core.models_claims import CONFIRMED, PREPARED, PUBLISHED, Artefact, Claim, SettlementRow
 from core.models_claims import Settlement as SettlementRecord
 from engagement.settlement import proof_from_nodes
+from wallet.account_lookup import find_index
 from wallet.merkle_hash import checksum_addresses
 from wallet.settlement_proofs import ClaimRow, NodeCache, claim_row
 from wallet.solana_claims import AlreadyClaimed, ClaimNotConfirmed, claim_memo, to_wire
 
-NODES = NodeCache()  # the nodes of recently used trees, by root
+NODES = NodeCache()  # the nodes and account lookups of recently used trees, by root
+Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 if TYPE_CHECKING:
@@ -99,19 +101,50 @@ async def lookup(
     return record, await row_of(session=session, record=record, account=account)
 
 
+def _same(session: AsyncSession) -> Sessions:
+    """A session factory that hands out `session` itself (for callers inside one session)."""
+
+    @asynccontextmanager
+    async def same() -> AsyncIterator[AsyncSession]:
+        yield session
+
+    return same
+
+
+def _account_bytes(chain: str, key: str) -> bytes | None:
+    """The raw 20-byte address or 32-byte owner of a normalised account, None when malformed."""
+    if chain == "evm":
+        return bytes.fromhex(key[2:])
+    try:
+        return bytes(Pubkey.from_string(key))
+    except ValueError:
+        return None
+
+
+async def _index_of(sessions: Sessions, record: SettlementRecord, account: str) -> tuple[str, int]:
+    """`(chain, claim index)` of `account`, through the tree's `accounts.bin` lookup.
+
+    Raises:
+        ClaimLookupError: `account` is no address, or has nothing to claim.
+    """
+    chain, key = normalise(account)
+    raw = _account_bytes(chain, key)
+    lookup = await _tree_blob(sessions, record, chain, "accounts.bin") if raw else None
+    index = find_index(lookup, raw) if lookup and raw else None
+    if index is None:
+        raise ClaimLookupError(f"{account} has no claim in epoch {record.epoch_number}")
+    return chain, index
+
+
 async def row_of(*, session: AsyncSession, record: SettlementRecord, account: str) -> SettlementRow:
-    """The claim row of `account` in a published settlement (one indexed read).
+    """The claim row of `account` in a published settlement (a lookup, then one primary key read).
 
     Raises:
         ClaimLookupError: `account` has nothing to claim.
     """
-    chain, key = normalise(account)
-    stmt = select(SettlementRow).where(
-        col(SettlementRow.settlement_id) == record.id,
-        col(SettlementRow.chain) == chain,
-        col(SettlementRow.account) == key,
-    )
-    row = (await session.exec(stmt)).first()
+
+    chain, index = await _index_of(_same(session), record, account)
+    row = await session.get(SettlementRow, (record.id, chain, index))
     if row is None:
         raise ClaimLookupError(f"{account} has no claim in epoch {record.epoch_number}")
     return row
@@ -122,33 +155,30 @@ async def proof(
 ) -> list[str]:
     """The Merkle proof of `row`, read from the settlement's stored nodes (kept in `NODES`)."""
 
-    @asynccontextmanager
-    async def same_session() -> AsyncIterator[AsyncSession]:
-        yield session
-
-    return await _proof(same_session, record, row.chain, row.tree_index)
+    nodes = await _tree_blob(_same(session), record, row.chain, "nodes.bin")
+    return proof_from_nodes(nodes, row.tree_index)
 
 
-async def _proof(
-    sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]],
-    record: SettlementRecord,
-    chain: str,
-    tree_index: int,
-) -> list[str]:
+async def _tree_blob(sessions: Sessions, record: SettlementRecord, chain: str, name: str) -> bytes:
+    """Artefact `{chain}/{name}` of a settlement's tree, kept in `NODES` by root once read.
+
+    Raises:
+        ClaimLookupError: The settlement has no tree on `chain`, or not that artefact.
+    """
     root = record.evm_root if chain == "evm" else record.solana_root
     if root is None:
         raise ClaimLookupError(f"epoch {record.epoch_number} has no {chain} tree")
-    name = f"{chain}/nodes.bin"
+    artefact = f"{chain}/{name}"
 
-    async def load() -> bytes | None:  # only when the tree's nodes are not in memory
+    async def load() -> bytes | None:  # only when the artefact is not in memory
         async with sessions() as session:
-            found = await session.get(Artefact, (record.id, name))
+            found = await session.get(Artefact, (record.id, artefact))
         return None if found is None else found.body
 
-    nodes = await NODES.get(root, load)
-    if nodes is None:
-        raise ClaimLookupError(f"epoch {record.epoch_number} has no {name}")
-    return proof_from_nodes(nodes, tree_index)
+    blob = await NODES.get(f"{root}/{artefact}", load)
+    if blob is None:
+        raise ClaimLookupError(f"epoch {record.epoch_number} has no {artefact}")
+    return blob
 
 
 async def published_proof(
@@ -156,16 +186,17 @@ async def published_proof(
 ) -> tuple[ClaimRow, list[str]]:
     """The claim row of `account` in a published settlement and its proof: one indexed query.
 
-    A session is opened only when a tree's nodes are not in memory yet.
+    A session is opened only when a tree's artefacts are not in memory yet.
 
     Raises:
         ClaimLookupError: `account` is no address, or has nothing to claim.
     """
-    chain, key = normalise(account)
-    row = await claim_row(sessions.kw["bind"], record.id or 0, chain, key)
+    chain, index = await _index_of(sessions, record, account)
+    row = await claim_row(sessions.kw["bind"], record.id or 0, chain, index)
     if row is None:
         raise ClaimLookupError(f"{account} has no claim in epoch {record.epoch_number}")
-    return row, await _proof(sessions, record, chain, row.tree_index)
+    nodes = await _tree_blob(sessions, record, chain, "nodes.bin")
+    return row, proof_from_nodes(nodes, row.tree_index)
 
 
 async def _claim(session: AsyncSession, record: SettlementRecord, row: SettlementRow) -> Claim:

@@ -262,7 +262,7 @@ async def on_action(
         await _refresh(query, message, session, number, params)
         return
     try:
-        record = await _freeze(session, chat_id, number, params)
+        record = await _freeze(session, chat_id, number, params, settings)
         missing = await _fund(session, record, chains, settings)
         if missing:
             keyboard = InlineKeyboardMarkup(
@@ -326,7 +326,7 @@ async def _refresh(
 
 
 async def _freeze(
-    session: AsyncSession, chat_id: int, number: int, params: AllocationParams
+    session: AsyncSession, chat_id: int, number: int, params: AllocationParams, settings: Settings
 ) -> SettlementRecord:
     """The epoch's stored settlement, frozen now unless an earlier press froze it."""
     record = await settle_service.find(session=session, chat_id=chat_id, number=number)
@@ -334,8 +334,9 @@ async def _freeze(
         return record
     async with session.begin_nested():
         record, _ = await settle_service.close(
-            session=session, chat_id=chat_id, number=number, params=params
-        )
+            session=session, chat_id=chat_id, number=number, params=params,
+            files=settings.data_dir,
+        )  # fmt: skip
     return record
 
 

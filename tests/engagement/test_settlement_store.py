@@ -168,7 +168,7 @@ async def test_crash_mid_close_leaves_epoch_open(
         raise RuntimeError("power cut")
 
     with monkeypatch.context() as patch:
-        patch.setattr(settle_service, "_store", boom)
+        patch.setattr(settle_service, "store", boom)
         with pytest.raises(RuntimeError, match="power cut"):
             await close(sessions, 600)
     async with sessions() as session:
