@@ -21,9 +21,10 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 def _deferring_rebuild(original: Any) -> Any:
@@ -52,6 +53,10 @@ def _deferring_rebuild(original: Any) -> Any:
 
 
 def _import_types(load: Callable[[], None]) -> None:
+    # Imported here, not at the top: every `bot` import installs the hook, and processes that
+    # never touch aiogram (`townsquare merkle build`) should not pay for pydantic.
+    from pydantic import BaseModel
+
     original = BaseModel.__dict__["model_rebuild"]
     BaseModel.model_rebuild = _deferring_rebuild(original.__func__)  # type: ignore[method-assign]
     try:
