@@ -15,15 +15,19 @@ needs on every update, so that the first update is no slower than the rest.
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from pydantic import BaseModel
+if TYPE_CHECKING:
+    # Types only: importlib.abc pulls in importlib.resources (tempfile, shutil, urllib, ...),
+    # and every process that imports `bot` would pay for it.
+    from importlib.abc import Loader
+
+    from pydantic import BaseModel
 
 
 def _deferring_rebuild(original: Any) -> Any:
@@ -52,6 +56,10 @@ def _deferring_rebuild(original: Any) -> Any:
 
 
 def _import_types(load: Callable[[], None]) -> None:
+    # Imported here, not at the top: every `bot` import installs the hook, and processes that
+    # never touch aiogram (`townsquare merkle build`) should not pay for pydantic.
+    from pydantic import BaseModel
+
     original = BaseModel.__dict__["model_rebuild"]
     BaseModel.model_rebuild = _deferring_rebuild(original.__func__)  # type: ignore[method-assign]
     try:
@@ -75,10 +83,10 @@ _HOOKS: dict[str, Callable[[Callable[[], None]], None]] = {
 }
 
 
-class _HookedLoader(importlib.abc.Loader):
+class _HookedLoader:
     """Runs the module through its hook; the module keeps its own loader afterwards."""
 
-    def __init__(self, loader: importlib.abc.Loader, hook: Callable[[Callable[[], None]], None]):
+    def __init__(self, loader: Loader, hook: Callable[[Callable[[], None]], None]):
         self._loader = loader
         self._hook = hook
 
@@ -92,7 +100,7 @@ class _HookedLoader(importlib.abc.Loader):
         self._hook(lambda: self._loader.exec_module(module))
 
 
-class _Finder(importlib.abc.MetaPathFinder):
+class _Finder:
     """Hooks the first import of the modules in `_HOOKS`, then steps aside."""
 
     def __init__(self) -> None:
@@ -108,7 +116,7 @@ class _Finder(importlib.abc.MetaPathFinder):
             sys.meta_path.remove(self)
         spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
         if spec is not None and spec.loader is not None:
-            spec.loader = _HookedLoader(spec.loader, _HOOKS[fullname])
+            spec.loader = cast("Loader", _HookedLoader(spec.loader, _HOOKS[fullname]))
         return spec
 
 

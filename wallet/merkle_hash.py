@@ -48,7 +48,10 @@ _CASE = bytes(
 
 _first = itemgetter(0)
 
-PARALLEL_MIN = 16384  # batches at least this large are shared with a forked child
+# Batches at least this large are shared with a forked child. Below it the copy-on-write faults
+# that the fork brings cost this process as much CPU as the half it hands over (measured with
+# 50,000 claim rows: no less CPU here, 100 ms more in the child), so smaller builds stay serial.
+PARALLEL_MIN = 131072
 
 Progress = Callable[[int], None]
 

@@ -85,6 +85,20 @@ def test_keccak256_vectors(backend: str, data: bytes, digest: str) -> None:
     assert [d.hex() for d in keccak256_many([data] * 5)] == [digest] * 5
 
 
+def test_builds_below_the_parallel_size_never_fork(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fork() -> int:
+        raise AssertionError("forked")
+
+    monkeypatch.setattr(merkle_hash, "_can_fork", lambda: True)
+    monkeypatch.setattr(merkle_hash.os, "fork", fork)
+    count = 50_000
+    assert count < merkle_hash.PARALLEL_MIN
+    raw = bytes(range(200)) * (count // 10)
+    assert len(checksum_addresses(raw)) == count
+    leaves = claim_leaf_hashes(list(range(count)), [raw[:20]] * count, list(range(count)))
+    assert leaves[7] == standard_leaf_hash(EVM_CLAIM_ENCODING, [7, raw[:20], 7])
+
+
 def test_large_batches_hashed_by_a_forked_child_match(monkeypatch: pytest.MonkeyPatch) -> None:
     messages = [i.to_bytes(64, "big") for i in range(101)]
     expected = [keccak256(m) for m in messages]
