@@ -109,19 +109,6 @@ async def register_webhook(gateway: Gateway) -> None:
     log.info("webhook registered at %s/telegram/webhook", settings.base_url)
 
 
-async def settle_in(gateway: Gateway, *, register: bool) -> None:
-    """Registers the webhook (`register`), then builds the update validators.
-
-    `/healthz` answers 200 from the registration on: the server listens, the database answers
-    and updates reach the bot. The validators are built right after, before the first update
-    arrives in the usual case, so that it costs what every other one does; one that comes
-    sooner builds them itself.
-    """
-    if register:
-        await register_webhook(gateway)
-    deferred_types.warm()
-
-
 def build_gateway(settings: Settings, *, router: Router | None = None) -> Gateway:
     engine = create_engine(
         settings.effective_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
@@ -157,6 +144,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Before the first request: the first update then costs what every other one does.
+        deferred_types.warm()
         if gateway.sandbox_engine is not None and migrate_sandbox:
             from core.migrate import upgrade  # Alembic: only when there is work for it
 
@@ -164,12 +153,13 @@ def create_app(
         if gateway.sandbox is not None:
             await gateway.sandbox.ensure_bot(settings.bot_token.get_secret_value())
             await gateway.sandbox.start()
-        registering = register and bool(settings.public_url or settings.is_sandbox)
-        gateway.awaiting_webhook = registering
-        ready = asyncio.create_task(settle_in(gateway, register=registering))
-        gateway.tasks.append(ready)
+        registration = None
+        if register and (settings.public_url or settings.is_sandbox):
+            gateway.awaiting_webhook = True
+            registration = asyncio.create_task(register_webhook(gateway))
+            gateway.tasks.append(registration)
         if gateway.sandbox is not None:
-            start_chains(gateway, after=ready)
+            start_chains(gateway, after=registration)
         gateway.tasks.append(upkeep.start(gateway))
         try:
             yield
