@@ -110,8 +110,6 @@ def prepare(
     try:
         if _revision(conn) == head.revision:
             return True
-        # The migrations leave a WAL database; the mode is a property of the file.
-        conn.execute("PRAGMA journal_mode=WAL")
         # Taken before looking, so that two gateways starting at once cannot both create it.
         conn.execute("BEGIN IMMEDIATE")
         if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
@@ -121,6 +119,8 @@ def prepare(
             conn.execute(statement)
         conn.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (head.revision,))
         conn.execute("COMMIT")
+        # The migrations leave a WAL database; the mode is a property of the file.
+        conn.execute("PRAGMA journal_mode=WAL")
         return True
     finally:
         conn.close()
