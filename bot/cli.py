@@ -25,7 +25,11 @@ class _Townsquare:
             if code is not None:
                 sys.stdout.flush()
                 raise SystemExit(code)
-        return self._typer()(args, **extra)
+        from bot.startup import paused_gc
+
+        with paused_gc():
+            typer_app = self._typer()
+        return typer_app(args, **extra)
 
     def __getattr__(self, name: str) -> Any:
         # Typer's CliRunner reads the app's registered commands and groups.

@@ -35,16 +35,19 @@ def _logging(settings: Settings) -> None:
 
 def _serve(settings: Settings) -> None:
     from bot import prepare
+    from bot.startup import paused_gc
 
-    # Migrations run in a child process, on another core, while this one imports the gateway.
-    migrations = prepare.start(settings)
-    import uvicorn
+    with paused_gc():
+        # Migrations, if any, run in a child process, on another core, while this one imports
+        # the gateway.
+        migrations = prepare.start(settings)
+        import uvicorn
 
-    from bot.gateway import create_app
+        from bot.gateway import create_app
 
-    _logging(settings)
-    application = create_app(settings, migrate_sandbox=False)
-    prepare.finish(migrations)
+        _logging(settings)
+        application = create_app(settings, migrate_sandbox=False)
+        prepare.finish(migrations)
     config = uvicorn.Config(
         application,
         host=settings.host,

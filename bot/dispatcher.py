@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.fsm.storage.redis import RedisStorage
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +20,9 @@ from bot.middlewares.database import DatabaseMiddleware, UpsertMiddleware
 from bot.outgoing import OutgoingLimiter
 from bot.seen import MemorySeenCache, RedisSeenCache, SeenCache
 from core.settings import Settings
+
+if TYPE_CHECKING:  # Redis is imported only by gateways that are given one
+    from redis.asyncio import Redis
 
 # Updates Telegram sends only when asked for by name; the dispatcher handles all of them.
 EXTRA_UPDATES = ("message_reaction", "chat_member", "chat_join_request")
@@ -39,6 +42,8 @@ def create_dispatcher(
     storage: BaseStorage
     seen: SeenCache
     if redis is not None:
+        from aiogram.fsm.storage.redis import RedisStorage
+
         storage = RedisStorage(redis)
         seen = RedisSeenCache(redis)
     else:

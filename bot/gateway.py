@@ -8,12 +8,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, Dispatcher, Router
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -41,6 +40,9 @@ from miniapps.member_claims import create_member_claims_router
 from miniapps.sdk import create_sdk_router, install_session_cors
 from miniapps.v1 import create_builder_router
 from miniapps.wallet_link import create_wallet_link_router
+
+if TYPE_CHECKING:  # Redis is imported only by gateways that are given one
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,11 @@ def build_gateway(settings: Settings, *, router: Router | None = None) -> Gatewa
     engine = create_engine(
         settings.effective_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = None
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(settings.redis_url)
     sessions = session_factory(engine)
     return Gateway(
         settings=settings,
@@ -148,10 +154,13 @@ def create_app(
         if gateway.sandbox is not None:
             await gateway.sandbox.ensure_bot(settings.bot_token.get_secret_value())
             await gateway.sandbox.start()
-            start_chains(gateway)
+        registration = None
         if register and (settings.public_url or settings.is_sandbox):
             gateway.awaiting_webhook = True
-            gateway.tasks.append(asyncio.create_task(register_webhook(gateway)))
+            registration = asyncio.create_task(register_webhook(gateway))
+            gateway.tasks.append(registration)
+        if gateway.sandbox is not None:
+            start_chains(gateway, after=registration)
         gateway.tasks.append(upkeep.start(gateway))
         try:
             yield

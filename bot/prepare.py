@@ -1,7 +1,9 @@
 """`python -m bot.prepare`: migrates the gateway's databases to the newest revision.
 
-`townsquare sandbox` and `townsquare run` start this as a child process first thing, so that
-the migrations run on another core while the gateway process imports its code. The child only
+`townsquare sandbox` and `townsquare run` call `start` first thing. A SQLite file that is new
+or already at the head needs no migration: `core.schema_snapshot` creates or checks it in a few
+milliseconds, in this process. Any other database is migrated by a child process, so that the
+migrations run on another core while the gateway process imports its code. The child only
 imports Alembic and the models; the parent names the databases on its standard input, one URL
 a line (not as arguments, which any local user can read, and a URL may carry a password).
 """
@@ -10,7 +12,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
+from core import schema_snapshot
 from core.settings import Settings
 
 
@@ -26,18 +32,31 @@ def database_urls(settings: Settings) -> list[str]:
     return urls
 
 
-def start(settings: Settings) -> subprocess.Popen[bytes]:
-    """Starts the migrations in a child process; `finish` waits for it."""
+def at_head_without_migrating(url: str) -> bool:
+    """True if `url` is a SQLite file that is at the head now: it was, or it was new and is
+    created from the schema snapshot."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return False
+    return schema_snapshot.prepare(Path(parsed.database))
+
+
+def start(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """Starts the migrations that are needed in a child process (`None`: none are);
+    `finish` waits for it."""
+    urls = [url for url in database_urls(settings) if not at_head_without_migrating(url)]
+    if not urls:
+        return None
     child = subprocess.Popen([sys.executable, "-m", "bot.prepare"], stdin=subprocess.PIPE)
     assert child.stdin is not None
-    with child.stdin as urls:
-        urls.write("".join(f"{url}\n" for url in database_urls(settings)).encode())
+    with child.stdin as pipe:
+        pipe.write("".join(f"{url}\n" for url in urls).encode())
     return child
 
 
-def finish(child: subprocess.Popen[bytes]) -> None:
+def finish(child: subprocess.Popen[bytes] | None) -> None:
     """Waits for the child; raises `SystemExit` with its code if it failed (it said why)."""
-    if (code := child.wait()) != 0:
+    if child is not None and (code := child.wait()) != 0:
         raise SystemExit(code)
 
 

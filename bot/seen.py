@@ -6,9 +6,10 @@ The cache only saves work; the database's unique key is what guarantees at-most-
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from redis.asyncio import Redis
+if TYPE_CHECKING:  # Redis is imported only by gateways that are given one
+    from redis.asyncio import Redis
 
 
 class SeenCache(Protocol):

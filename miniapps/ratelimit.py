@@ -11,9 +11,10 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from redis.asyncio import Redis
+if TYPE_CHECKING:  # Redis is imported only by gateways that are given one
+    from redis.asyncio import Redis
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -239,18 +240,24 @@ class SandboxChains:
                 self.solana.airdrop(pubkey, GAS_LAMPORTS)
 
 
-async def _run(chains: SandboxChains) -> None:
+async def _run(chains: SandboxChains, after: Awaitable[Any] | None) -> None:
     # One task owns the chains' lifetime: the lifespan cancels it on shutdown, which stops them.
     try:
+        if after is not None:
+            await after
         await chains.start()
         await asyncio.Event().wait()
     finally:
         await chains.stop()
 
 
-def start_chains(gateway: Any) -> None:
-    """The lifespan hook: starts the sandbox chains in the background (not in production)."""
+def start_chains(gateway: Any, *, after: Awaitable[Any] | None = None) -> None:
+    """The lifespan hook: starts the sandbox chains in the background (not in production).
+
+    They say "starting" at once, but start only once `after` is done: loading web3 and
+    LiteSVM takes this process's CPU, and the gateway's own start-up should not share it.
+    """
     if not gateway.settings.is_sandbox or not gateway.settings.sandbox_chains:
         return
     gateway.chains = gateway.dp["chains"] = SandboxChains(gateway.settings)
-    gateway.tasks.append(asyncio.create_task(_run(gateway.chains)))
+    gateway.tasks.append(asyncio.create_task(_run(gateway.chains, after)))

@@ -21,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from bot import prepare
-from core.migrate import revisions
+from core.migrate import revisions, upgrade
 from core.settings import SANDBOX_BOT_TOKEN, Settings
 from tests.conftest import free_port
 from tests.tests_support import wait_for
@@ -111,9 +111,20 @@ async def test_sandbox_command_serves_web_chat_and_bot(sandbox: SandboxProcess) 
 
 
 async def test_migrations_child_migrates_and_reports_failure(tmp_path: Path) -> None:
-    settings = Settings(mode="sandbox", data_dir=tmp_path)
-    await asyncio.to_thread(prepare.finish, prepare.start(settings))
+    # New SQLite files need no child: they are created at the head from the schema snapshot.
+    settings = Settings(mode="sandbox", data_dir=tmp_path / "new")
+    assert prepare.start(settings) is None
     for url in prepare.database_urls(settings):
+        assert await asyncio.to_thread(revision_of, url) == revisions()[-1]
+    assert prepare.start(settings) is None  # and at the head, they need nothing
+
+    older = Settings(mode="sandbox", data_dir=tmp_path / "older")
+    for url in prepare.database_urls(older):
+        await asyncio.to_thread(upgrade, url, revisions()[-2])
+    child = prepare.start(older)
+    assert child is not None
+    await asyncio.to_thread(prepare.finish, child)
+    for url in prepare.database_urls(older):
         assert await asyncio.to_thread(revision_of, url) == revisions()[-1]
 
     unreachable = Settings(
