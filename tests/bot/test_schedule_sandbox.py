@@ -94,6 +94,9 @@ async def test_campaigns_and_epochs_from_the_chat(town: Town) -> None:
     assert lines[1].startswith("• 1 · default · closed · 1970-01-01 00:00 → ")
     assert lines[2].startswith("• 2 · spring · open · ") and "no end" not in lines[2]
 
+    # An epoch closes after the second it started in (the campaign opened epoch 2 at the date
+    # of its message), or it would be empty: `/epoch close` in that same second is refused.
+    await asyncio.sleep(1.1)
     before = await town.last_id()
     await town.say(town.alice, "/epoch close")
     await town.say(town.alice, "/epoch close")
