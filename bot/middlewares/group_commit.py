@@ -5,12 +5,18 @@ handler fails is rolled back alone (and reported to its caller) while the others
 caller learns its outcome only after the COMMIT, so a 2xx still means "durably recorded".
 Batches form by themselves: while one batch runs, the updates that arrive queue up and become
 the next batch. One batch runs at a time, which is also what SQLite's single writer wants.
+
+Work may `defer` part of itself to the end of its batch, where one call handles the items of
+every update of the batch together (fewer round trips). An update whose work fails has its
+items dropped with its SAVEPOINT; a deferred call that fails fails the whole batch, and for a
+while after that work is not deferred, so Telegram's retries run each update on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,6 +32,25 @@ Work = Callable[[AsyncSession, AfterCommit], Awaitable[Any]]
 # The database itself failed (locked, unreachable, deadlock): every update of the batch would
 # fail the same way, so the batch stops instead of waiting out the failure once per update.
 BATCH_FATAL = (OperationalError, InterfaceError, InternalError)
+Flush = Callable[[AsyncSession, list[Any]], Awaitable[None]]
+# Where `defer` finds the running update's staged items (the session is the batch's).
+_STAGED = "townsquare.group_commit.staged"
+# How long work runs undeferred after a deferred call failed.
+UNDEFERRED_SECONDS = 60.0
+
+
+def defer(session: AsyncSession, flush: Flush, item: Any) -> bool:
+    """Queues `item` for `flush(session, items)`, which runs once per batch, after the last
+    update's work and before the COMMIT, with the items of the batch's successful updates.
+
+    Returns False (nothing queued; the caller does the work itself) outside a batch, or while
+    deferring is paused after a failure.
+    """
+    staged: list[tuple[Flush, Any]] | None = session.info.get(_STAGED)
+    if staged is None:
+        return False
+    staged.append((flush, item))
+    return True
 
 
 @dataclass
@@ -45,6 +70,7 @@ class GroupCommit:
         self._max_batch = max_batch
         self._queue: deque[_Job] = deque()
         self._drain: asyncio.Task[None] | None = None
+        self._undeferred_until = 0.0
 
     async def run(self, work: Work) -> Any:
         """Runs `work(session, after_commit)` in the next batch and returns its result once the
@@ -78,7 +104,11 @@ class GroupCommit:
                 # commit. IMMEDIATE also takes the write lock up front, so a locked database
                 # fails the batch here, before any work.
                 await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            deferred: dict[Flush, list[Any]] = {}
             for job in batch:
+                staged: list[tuple[Flush, Any]] = []
+                if time.monotonic() >= self._undeferred_until:
+                    session.info[_STAGED] = staged
                 try:
                     async with session.begin_nested():
                         job.result = await job.work(session, job.after_commit)
@@ -88,6 +118,20 @@ class GroupCommit:
                     # Its SAVEPOINT is rolled back; the rest of the batch commits without it.
                     job.error = exc
                     job.after_commit.clear()
+                    continue
+                finally:
+                    session.info.pop(_STAGED, None)
+                for flush, item in staged:
+                    deferred.setdefault(flush, []).append(item)
+            await self._flush(session, deferred)
+
+    async def _flush(self, session: AsyncSession, deferred: dict[Flush, list[Any]]) -> None:
+        try:
+            for flush, items in deferred.items():
+                await flush(session, items)
+        except BaseException:
+            self._undeferred_until = time.monotonic() + UNDEFERRED_SECONDS
+            raise
 
 
 def _settle(batch: list[_Job]) -> None:
