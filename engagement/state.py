@@ -85,7 +85,7 @@ def to_values(state: MemberState) -> dict[str, Any]:
         "day": state.day,
         "day_count": state.day_count,
         "day_points": state.day_points,
-        "recent": [list(entry) for entry in state.recent],
+        "recent": list(state.recent),  # its pairs are stored as JSON arrays
         "has_qualified": state.has_qualified,
     }
 

@@ -42,6 +42,8 @@ def weight(content: str) -> int:
 
     A ten-letter English message and a five-character Chinese one carry about as much.
     """
+    if content.isascii():  # most messages: no wide character to look up
+        return len(content) - content.count(" ")
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in content if ch != " ")
 
 

@@ -114,6 +114,31 @@ async def test_replayed_update_in_one_batch_counts_once(
     assert await stored(sessions) == {9}
 
 
+async def test_work_without_a_savepoint_that_fails_sinks_the_batch_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    commits = GroupCommit(sessions)
+    seen: list[int] = []
+    results = await asyncio.gather(
+        commits.run(marking(1, seen)),
+        commits.run(marking(2, seen), isolated=False),
+        commits.run(marking(3, seen, fail=True), isolated=False),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert await stored(sessions) == set()
+    assert not [s for s in seen if s < 0], "no after-commit callback ran"
+    # Telegram's retries come in careful mode: the failing update fails alone.
+    results = await asyncio.gather(
+        commits.run(marking(2, seen), isolated=False),
+        commits.run(marking(3, seen, fail=True), isolated=False),
+        return_exceptions=True,
+    )
+    assert results[0] == 2
+    assert isinstance(results[1], RuntimeError)
+    assert await stored(sessions) == {2}
+
+
 def deferring(update_id: int, *, fail: bool = False) -> Any:
     """Work that records an update and leaves a second row to the end of the batch."""
 
