@@ -13,6 +13,13 @@ from typing import Any
 
 from aiogram import Router
 from aiogram.dispatcher.event.handler import FilterObject
+from aiogram.types import Message
+
+
+def command_like(message: Message) -> bool:
+    """A router-level filter in front of `Command` handlers: most messages are no command, and
+    one cheap check per router spares the per-handler ones."""
+    return (message.text or message.caption or "").startswith("/")
 
 
 def _inline(callback: Callable[..., Any]) -> Callable[..., Any]:

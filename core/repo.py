@@ -150,6 +150,26 @@ async def record_message(
     return await _insert_new(session, ChatMessage, values)
 
 
+@functools.cache
+def _record_many(dialect: str, columns: tuple[str, ...]) -> Any:
+    table = ChatMessage.__table__  # type: ignore[attr-defined]
+    stmt = _insert_once(dialect, ChatMessage, columns)
+    return stmt.returning(table.c.chat_id, table.c.message_id)
+
+
+async def record_messages(
+    *, session: AsyncSession, rows: list[dict[str, Any]]
+) -> set[tuple[int, int]]:
+    """Stores group messages (the keyword arguments of `record_message`, each row with the same
+    keys) in one round trip; returns the `(chat_id, message_id)` of those stored just now."""
+    if not rows:
+        return set()
+    stmt = _record_many(_dialect(session), tuple(rows[0]))
+    connection = await session.connection()
+    result = await connection.execute(stmt, rows)
+    return {(int(chat_id), int(message_id)) for chat_id, message_id in result.all()}
+
+
 async def count_messages(
     *, session: AsyncSession, chat_id: int, member_id: int | None = None
 ) -> int:

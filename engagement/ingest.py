@@ -67,6 +67,32 @@ def facts_of(msg: IncomingMessage, rules_: rules.Rules, at: datetime) -> Message
     return MessageFacts(msg.message_id, int(at.timestamp()), text.simhash(content), verdict)
 
 
+def message_entry(
+    msg: IncomingMessage,
+    facts: MessageFacts,
+    decision: Decision,
+    *,
+    at: datetime,
+    epoch_id: int,
+    version: int,
+) -> ledger.Entry:
+    """The ledger entry of a message's decision."""
+    return ledger.Entry(
+        chat_id=msg.chat_id,
+        epoch_id=epoch_id,
+        member_id=msg.member_id,
+        kind="message",
+        rule=decision.rule,
+        points=decision.points,
+        rules_version=version,
+        cause=ledger.message_cause(msg.message_id),
+        occurred_at=at,
+        update_id=msg.update_id,
+        message_id=msg.message_id,
+        text_hash=text.to_signed(facts.text_hash) if facts.text_hash else None,
+    )
+
+
 async def score_message(
     *, session: AsyncSession, msg: IncomingMessage, now: datetime | None = None
 ) -> Scored:
@@ -121,20 +147,7 @@ async def score_message(
             rules_=rules_,
             current=current,
         )
-    entry = ledger.Entry(
-        chat_id=msg.chat_id,
-        epoch_id=epoch_id,
-        member_id=msg.member_id,
-        kind="message",
-        rule=decision.rule,
-        points=decision.points,
-        rules_version=version,
-        cause=ledger.message_cause(msg.message_id),
-        occurred_at=at,
-        update_id=msg.update_id,
-        message_id=msg.message_id,
-        text_hash=text.to_signed(facts.text_hash) if facts.text_hash else None,
-    )
+    entry = message_entry(msg, facts, decision, at=at, epoch_id=epoch_id, version=version)
     invite = await _invite_entry(
         session=session, msg=msg, locked=locked, qualifies=facts.local is None
     )

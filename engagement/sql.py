@@ -23,8 +23,11 @@ def insert_for(name: str, table: Any) -> Any:
     return (postgresql if name == "postgresql" else sqlite).insert(table)
 
 
-async def run(session: AsyncSession, stmt: Any, params: dict[str, Any] | None = None) -> Any:
-    """Executes a Core statement on the session's connection, in its transaction.
+async def run(
+    session: AsyncSession, stmt: Any, params: dict[str, Any] | list[dict[str, Any]] | None = None
+) -> Any:
+    """Executes a Core statement on the session's connection, in its transaction (once per
+    parameter set when given a list: one round trip for all of them).
 
     Going around the ORM layer matters on the hot path: the ORM's `execute` costs several
     times the statement itself. Pending ORM objects are not flushed first; callers flush.

@@ -85,7 +85,7 @@ def to_values(state: MemberState) -> dict[str, Any]:
         "day": state.day,
         "day_count": state.day_count,
         "day_points": state.day_points,
-        "recent": [list(entry) for entry in state.recent],
+        "recent": list(state.recent),  # its pairs are stored as JSON arrays
         "has_qualified": state.has_qualified,
     }
 
@@ -105,15 +105,12 @@ def pending(chat_id: Any, message_id: Any) -> Any:
     )
 
 
-@functools.cache
-def _lock_statement(dialect: str) -> Any:
-    """The lock-and-read upsert, built once per dialect and run with parameters: building a
-    statement costs more than running it on the hot path."""
+def upsert(dialect: str) -> Any:
+    """Creates a member's state row if missing and locks it, run with `chat_id` and
+    `member_id`; add the RETURNING wanted."""
     t = _table()
-    chat = bindparam("chat_id", type_=BigInteger())
-    at = bindparam("at", type_=UTCDateTime())
     stmt = sql.insert_for(dialect, t).values(
-        chat_id=chat,
+        chat_id=bindparam("chat_id", type_=BigInteger()),
         member_id=bindparam("member_id", type_=BigInteger()),
         latest_message_id=0,
         day=0,
@@ -125,8 +122,17 @@ def _lock_statement(dialect: str) -> Any:
     )
     return stmt.on_conflict_do_update(
         index_elements=["chat_id", "member_id"], set_={"day": t.c.day}
-    ).returning(
-        *t.c,
+    )
+
+
+@functools.cache
+def _lock_statement(dialect: str) -> Any:
+    """The lock-and-read upsert, built once per dialect and run with parameters: building a
+    statement costs more than running it on the hot path."""
+    chat = bindparam("chat_id", type_=BigInteger())
+    at = bindparam("at", type_=UTCDateTime())
+    return upsert(dialect).returning(
+        *_table().c,
         rules.version_at(chat, at).label("ctx_version"),
         epochs.epoch_at(chat, at).label("ctx_epoch"),
         bot_status(chat).label("ctx_bot_status"),
@@ -190,9 +196,20 @@ async def write(
 
     The entry's cause must be new (the message was just recorded for the first time).
     """
+    await sql.run(session, _intake_statement(), intake_values(entry, state, invite_credited))
+
+
+def intake_values(entry: ledger.Entry, state: MemberState, invite_credited: bool) -> dict[str, Any]:
+    """One row of the `engagement_intake` view: a message's entry with the member's new state."""
     params = {name: getattr(entry, name) for name in ledger.ENTRY_COLUMNS}
     params.update(to_values(state), created_at=utcnow(), invite_credited=invite_credited)
-    await sql.run(session, _intake_statement(), params)
+    return params
+
+
+async def write_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Writes several `intake_values` rows in one round trip, in their order (a member's rows
+    must come in date order: each carries the state after its message)."""
+    await sql.run(session, _intake_statement(), rows)
 
 
 async def save_extra(*, session: AsyncSession, chat_id: int, member_id: int, **extra: Any) -> None:

@@ -21,11 +21,16 @@ from bot.handlers import (
     schedule,
     wallets,
 )
+from bot.inline_filters import command_like
 
 
 def build_router() -> Router:
     root = Router(name="townsquare")
-    root.include_routers(
+    # Of messages, the routers before `group` answer only commands: one check in front of all
+    # of them lets every other group message go straight to `group`.
+    commands = Router(name="commands")
+    commands.message.filter(command_like)
+    commands.include_routers(
         wallets.create_router(),
         apps.create_router(),
         dashboard.create_router(),
@@ -34,6 +39,6 @@ def build_router() -> Router:
         manage.create_router(),
         epochs.create_router(),
         schedule.create_router(),
-        group.create_router(),
     )
+    root.include_routers(commands, group.create_router())
     return root

@@ -9,7 +9,6 @@ that member once the newcomer takes part.
 from __future__ import annotations
 
 from aiogram import Bot, Dispatcher, F, Router
-from aiogram.enums import ContentType
 from aiogram.filters import Command
 from aiogram.types import (
     ChatInviteLink,
@@ -24,32 +23,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts
 from bot.handlers.admins import MANAGER_STATUSES, admin_cache, status_of
+from bot.handlers.group_messages import defer_plain, incoming, record, reply_target, scorable
 from core import repo
 from core.clock import utcnow
 from engagement import ingest, interactions, invites
 from engagement.scoring import effective_time
 
 GROUPS = F.chat.type.in_({"group", "supergroup"})
-# What members write; service messages (joins, pins, title changes...) are not contributions.
-CONTRIBUTIONS = frozenset(
-    {
-        ContentType.TEXT,
-        ContentType.PHOTO,
-        ContentType.VIDEO,
-        ContentType.ANIMATION,
-        ContentType.STICKER,
-        ContentType.VOICE,
-        ContentType.VIDEO_NOTE,
-        ContentType.AUDIO,
-        ContentType.DOCUMENT,
-        ContentType.POLL,
-        ContentType.DICE,
-        ContentType.LOCATION,
-        ContentType.VENUE,
-        ContentType.CONTACT,
-        ContentType.STORY,
-    }
-)
 # Invite links the bot creates for a member (/invite) carry the member's id in their name.
 REFERRAL_PREFIX = "ref:"
 
@@ -68,73 +48,20 @@ def create_router() -> Router:
     return router
 
 
-def message_kind(message: Message) -> str:
-    if message.text is not None:
-        return "command" if message.text.startswith("/") else "text"
-    # ContentType is a str Enum whose str() is "ContentType.X"; the column wants the value.
-    content = message.content_type
-    return str(getattr(content, "value", content))[:16]
-
-
 async def group_help(message: Message, session: AsyncSession, event_update: Update) -> None:
     await record(message, session, event_update.update_id)
     await message.reply(texts.group_help())
 
 
-async def record(message: Message, session: AsyncSession, update_id: int) -> bool:
-    """Stores a member's group message; False for bots, channels and messages seen before."""
-    if message.from_user is None or message.from_user.is_bot:
-        return False
-    return await repo.record_message(
-        session=session,
-        chat_id=message.chat.id,
-        message_id=message.message_id,
-        member_id=message.from_user.id,
-        update_id=update_id,
-        kind=message_kind(message),
-        text_length=len(message.text or message.caption or ""),
-        reply_to_message_id=message.reply_to_message.message_id
-        if message.reply_to_message
-        else None,
-        sent_at=message.date,
-    )
-
-
-def scorable(message: Message) -> bool:
-    """A member's own contribution: not a command, not a service message, not on behalf of a
-    channel or an anonymous admin."""
-    text = message.text or ""
-    return (
-        message.sender_chat is None
-        and message.content_type in CONTRIBUTIONS
-        and not text.startswith("/")
-    )
-
-
-def reply_target(message: Message) -> Message | None:
-    """The member message this one answers, if any (a forum topic's root does not count)."""
-    target = message.reply_to_message
-    if target is None or target.from_user is None or target.from_user.is_bot:
-        return None
-    if target.forum_topic_created is not None or target.sender_chat is not None:
-        return None
-    return target
-
-
 async def record_and_score(message: Message, session: AsyncSession, event_update: Update) -> None:
+    if defer_plain(message, session, event_update.update_id):
+        return
     if not await record(message, session, event_update.update_id) or not scorable(message):
         return
     assert message.from_user is not None
-    incoming = ingest.IncomingMessage(
-        chat_id=message.chat.id,
-        message_id=message.message_id,
-        member_id=message.from_user.id,
-        update_id=event_update.update_id,
-        sent_at=message.date,
-        text=message.text or message.caption,
-        forwarded=message.forward_origin is not None or bool(message.is_automatic_forward),
+    scored = await ingest.score_message(
+        session=session, msg=incoming(message, event_update.update_id)
     )
-    scored = await ingest.score_message(session=session, msg=incoming)
     target = reply_target(message)
     if target is None or not scored.qualifies or scored.at is None:
         return

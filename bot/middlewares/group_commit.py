@@ -5,12 +5,20 @@ handler fails is rolled back alone (and reported to its caller) while the others
 caller learns its outcome only after the COMMIT, so a 2xx still means "durably recorded".
 Batches form by themselves: while one batch runs, the updates that arrive queue up and become
 the next batch. One batch runs at a time, which is also what SQLite's single writer wants.
+
+Work may `defer` part of itself to the end of its batch, where one call handles the items of
+every update of the batch together (fewer round trips). An update whose work fails has its
+items dropped with its SAVEPOINT. Work that hardly ever fails may also run without one. A
+deferred call that fails, or work without a SAVEPOINT that fails, fails the whole batch, and
+for a while after that every update runs in its own SAVEPOINT and defers nothing, so
+Telegram's retries of that batch are handled one by one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,12 +34,33 @@ Work = Callable[[AsyncSession, AfterCommit], Awaitable[Any]]
 # The database itself failed (locked, unreachable, deadlock): every update of the batch would
 # fail the same way, so the batch stops instead of waiting out the failure once per update.
 BATCH_FATAL = (OperationalError, InterfaceError, InternalError)
+Flush = Callable[[AsyncSession, list[Any]], Awaitable[None]]
+# Where `defer` finds the running update's staged items (the session is the batch's).
+_STAGED = "townsquare.group_commit.staged"
+# How long, after a failure that sank a whole batch, every update runs in its own SAVEPOINT
+# and defers nothing (so Telegram's retries of that batch are handled one by one).
+CAREFUL_SECONDS = 60.0
+
+
+def defer(session: AsyncSession, flush: Flush, item: Any) -> bool:
+    """Queues `item` for `flush(session, items)`, which runs once per batch, after the last
+    update's work and before the COMMIT, with the items of the batch's successful updates.
+
+    Returns False (nothing queued; the caller does the work itself) outside a batch, or for a
+    while after a failure sank a batch.
+    """
+    staged: list[tuple[Flush, Any]] | None = session.info.get(_STAGED)
+    if staged is None:
+        return False
+    staged.append((flush, item))
+    return True
 
 
 @dataclass
 class _Job:
     work: Work
     done: asyncio.Future[Any]
+    isolated: bool = True
     after_commit: AfterCommit = field(default_factory=list)
     result: Any = None
     error: BaseException | None = None
@@ -45,12 +74,17 @@ class GroupCommit:
         self._max_batch = max_batch
         self._queue: deque[_Job] = deque()
         self._drain: asyncio.Task[None] | None = None
+        self._careful_until = 0.0
 
-    async def run(self, work: Work) -> Any:
+    async def run(self, work: Work, *, isolated: bool = True) -> Any:
         """Runs `work(session, after_commit)` in the next batch and returns its result once the
         batch has committed; `after_commit` callbacks run only if it did. Raises what `work`
-        raised, or the batch's failure (nothing of the update is then committed)."""
-        job = _Job(work, asyncio.get_running_loop().create_future())
+        raised, or the batch's failure (nothing of the update is then committed).
+
+        `isolated=False` spares the SAVEPOINT (two round trips) for work that hardly ever
+        fails: if it does, the whole batch fails instead of that update alone.
+        """
+        job = _Job(work, asyncio.get_running_loop().create_future(), isolated)
         self._queue.append(job)
         if self._drain is None or self._drain.done():
             self._drain = asyncio.create_task(self._run_batches())
@@ -78,16 +112,46 @@ class GroupCommit:
                 # commit. IMMEDIATE also takes the write lock up front, so a locked database
                 # fails the batch here, before any work.
                 await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            deferred: dict[Flush, list[Any]] = {}
             for job in batch:
-                try:
-                    async with session.begin_nested():
-                        job.result = await job.work(session, job.after_commit)
-                except BATCH_FATAL:
-                    raise
-                except Exception as exc:
-                    # Its SAVEPOINT is rolled back; the rest of the batch commits without it.
-                    job.error = exc
-                    job.after_commit.clear()
+                for flush, item in await self._run_job(session, job):
+                    deferred.setdefault(flush, []).append(item)
+            await self._flush(session, deferred)
+
+    async def _run_job(self, session: AsyncSession, job: _Job) -> list[tuple[Flush, Any]]:
+        """Runs one update's work; returns what it deferred (nothing if it failed alone)."""
+        careful = time.monotonic() < self._careful_until
+        staged: list[tuple[Flush, Any]] = []
+        if not careful:
+            session.info[_STAGED] = staged
+        try:
+            if job.isolated or careful:
+                async with session.begin_nested():
+                    job.result = await job.work(session, job.after_commit)
+            else:
+                job.result = await job.work(session, job.after_commit)
+        except BATCH_FATAL:
+            raise
+        except Exception as exc:
+            if not (job.isolated or careful):
+                # Whatever it wrote stays in the transaction: nothing of the batch commits.
+                self._careful_until = time.monotonic() + CAREFUL_SECONDS
+                raise
+            # Its SAVEPOINT is rolled back; the rest of the batch commits without it.
+            job.error = exc
+            job.after_commit.clear()
+            return []
+        finally:
+            session.info.pop(_STAGED, None)
+        return staged
+
+    async def _flush(self, session: AsyncSession, deferred: dict[Flush, list[Any]]) -> None:
+        try:
+            for flush, items in deferred.items():
+                await flush(session, items)
+        except BaseException:
+            self._careful_until = time.monotonic() + CAREFUL_SECONDS
+            raise
 
 
 def _settle(batch: list[_Job]) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.dispatcher import create_dispatcher
-from bot.middlewares.group_commit import GroupCommit
+from bot.middlewares.group_commit import GroupCommit, defer
 from core import repo
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
@@ -112,6 +112,88 @@ async def test_replayed_update_in_one_batch_counts_once(
     await asyncio.gather(*(commits.run(mark) for _ in range(4)))
     assert counted == [True, False, False, False]
     assert await stored(sessions) == {9}
+
+
+async def test_work_without_a_savepoint_that_fails_sinks_the_batch_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    commits = GroupCommit(sessions)
+    seen: list[int] = []
+    results = await asyncio.gather(
+        commits.run(marking(1, seen)),
+        commits.run(marking(2, seen), isolated=False),
+        commits.run(marking(3, seen, fail=True), isolated=False),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert await stored(sessions) == set()
+    assert not [s for s in seen if s < 0], "no after-commit callback ran"
+    # Telegram's retries come in careful mode: the failing update fails alone.
+    results = await asyncio.gather(
+        commits.run(marking(2, seen), isolated=False),
+        commits.run(marking(3, seen, fail=True), isolated=False),
+        return_exceptions=True,
+    )
+    assert results[0] == 2
+    assert isinstance(results[1], RuntimeError)
+    assert await stored(sessions) == {2}
+
+
+def deferring(update_id: int, *, fail: bool = False) -> Any:
+    """Work that records an update and leaves a second row to the end of the batch."""
+
+    async def work(session: AsyncSession, after_commit: list[Callable[[], None]]) -> bool:
+        await repo.mark_update(session=session, bot_id=1, update_id=update_id, kind="message")
+        deferred = defer(session, mark_later, update_id + 100)
+        if not deferred:
+            await mark_later(session, [update_id + 100])
+        if fail:
+            msg = f"handler of update {update_id} failed"
+            raise RuntimeError(msg)
+        return deferred
+
+    return work
+
+
+async def mark_later(session: AsyncSession, update_ids: list[int]) -> None:
+    for update_id in update_ids:
+        await repo.mark_update(session=session, bot_id=1, update_id=update_id, kind="later")
+
+
+async def test_deferred_work_runs_once_per_batch_for_the_updates_that_succeeded(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    commits = GroupCommit(sessions)
+    works = [deferring(i, fail=i == 2) for i in (1, 2, 3)]
+    results = await asyncio.gather(*(commits.run(w) for w in works), return_exceptions=True)
+    assert results[0] is True and results[2] is True
+    assert isinstance(results[1], RuntimeError)
+    assert await stored(sessions) == {1, 3, 101, 103}
+    async with sessions() as session:
+        assert not defer(session, mark_later, 1), "outside a batch nothing is deferred"
+
+
+async def test_failing_deferred_work_fails_the_batch_then_pauses_deferring(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    commits = GroupCommit(sessions)
+    calls: list[list[int]] = []
+
+    async def broken(session: AsyncSession, update_ids: list[int]) -> None:
+        calls.append(update_ids)
+        raise RuntimeError("deferred work failed")
+
+    async def work(session: AsyncSession, after_commit: list[Callable[[], None]]) -> bool:
+        await repo.mark_update(session=session, bot_id=1, update_id=7, kind="message")
+        return defer(session, broken, 7)
+
+    with pytest.raises(RuntimeError, match="deferred work failed"):
+        await commits.run(work)
+    assert calls == [[7]]
+    assert await stored(sessions) == set()
+    # Telegram's retry runs undeferred: the update is handled on its own.
+    assert await commits.run(deferring(7)) is False
+    assert await stored(sessions) == {7, 107}
 
 
 async def test_sync_filters_run_on_the_event_loop(

@@ -4,9 +4,10 @@ For a generated day of group updates (messages with duplicates, short texts and 
 reactions, edits, a referral), fed through the real dispatcher and middlewares:
 
 1. Delivered in date order, every message is judged once and no row is ever corrected.
-2. Delivered in any order, with any updates repeated, the *netted* ledger (each cause's net
-   points, final rule, member and epoch; see `helpers_engagement.netted`) is the same as in
-   date order. Rows themselves may differ: a late message appends corrections.
+2. Delivered in any order, with any updates repeated, one by one or all at once (sharing
+   batches), the *netted* ledger (each cause's net points, final rule, member and epoch; see
+   `helpers_engagement.netted`) is the same as in date order. Rows themselves may differ: a
+   late message appends corrections.
 3. Replaying any subset, in any order, any number of times, changes no row at all, even from
    a fresh process that has forgotten which updates it handled.
 """
@@ -136,8 +137,11 @@ def date_of(update: dict[str, Any]) -> tuple[int, int]:
     return body["date"], update["update_id"]
 
 
-async def feed(path: Path, updates: list[dict[str, Any]], *, forget: bool = False) -> list[Any]:
-    """Feeds updates through a fresh dispatcher (a new process, as far as caches go)."""
+async def feed(
+    path: Path, updates: list[dict[str, Any]], *, forget: bool = False, together: bool = False
+) -> list[Any]:
+    """Feeds updates through a fresh dispatcher (a new process, as far as caches go), one after
+    the other, or `together` (all at once, as concurrent webhook calls: they share batches)."""
     url = f"sqlite+aiosqlite:///{path}"
     settings_ = Settings(mode="sandbox", database_url=url, data_dir=path.parent)
     engine = create_engine(url)
@@ -148,8 +152,11 @@ async def feed(path: Path, updates: list[dict[str, Any]], *, forget: bool = Fals
     dp = create_dispatcher(settings=settings_, sessions=sessions)
     bot = create_bot(settings_)
     try:
-        for update in updates:
-            await dp.feed_update(bot, Update.model_validate(update, context={"bot": bot}))
+        parsed = [Update.model_validate(update, context={"bot": bot}) for update in updates]
+        if together:
+            await asyncio.gather(*(dp.feed_update(bot, update) for update in parsed))
+        for update in [] if together else parsed:
+            await dp.feed_update(bot, update)
         return await ledger_rows(sessions)
     finally:
         await bot.session.close()
@@ -172,9 +179,9 @@ def test_the_ledger_is_a_function_of_the_set_of_updates(
 
     # A fresh folder per example: `tmp_path` is shared by all of them, and ids get reused.
     run = Path(tempfile.mkdtemp(prefix="run-", dir=tmp_path))
-    ordered_db, shuffled_db = run / "ordered.db", run / "shuffled.db"
-    shutil.copyfile(template, ordered_db)
-    shutil.copyfile(template, shuffled_db)
+    ordered_db, shuffled_db, batched_db = run / "ordered.db", run / "shuffled.db", run / "b.db"
+    for path in (ordered_db, shuffled_db, batched_db):
+        shutil.copyfile(template, path)
 
     reference = asyncio.run(feed(ordered_db, in_date_order))
     assert all(row.revision == 0 for row in reference), "date order needs no correction"
@@ -184,6 +191,9 @@ def test_the_ledger_is_a_function_of_the_set_of_updates(
 
     anyhow = asyncio.run(feed(shuffled_db, [*shuffled, *repeats]))
     assert netted(anyhow) == netted(reference)
+
+    batched = asyncio.run(feed(batched_db, [*shuffled, *repeats], together=True))
+    assert netted(batched) == netted(reference)
 
     replayed = asyncio.run(feed(shuffled_db, subset, forget=True))
     assert raw_view(replayed) == raw_view(anyhow)
