@@ -1,7 +1,7 @@
 -- Townsquare's SQLite schema at the migrations' head: what SQLite recorded after running
 -- them. Written by `python -m core.schema_snapshot`; do not edit by hand.
--- revision: 0009
--- migrations: 0001_gateway_tables.py 0002_sandbox_tables.py 0003_engagement.py 0004_wallets.py 0005_claims.py 0006_miniapps.py 0007_upkeep.py 0008_builder_grants.py 0009_points_index.py
+-- revision: 0011
+-- migrations: 0001_gateway_tables.py 0002_sandbox_tables.py 0003_engagement.py 0004_wallets.py 0005_claims.py 0006_miniapps.py 0007_upkeep.py 0008_builder_grants.py 0009_points_index.py 0011_settlement_files.py
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -373,7 +373,7 @@ CREATE TABLE claims_artefacts (
 	settlement_id INTEGER NOT NULL, 
 	name VARCHAR(32) NOT NULL, 
 	media_type VARCHAR(64) NOT NULL, 
-	body BLOB NOT NULL, 
+	body BLOB NOT NULL, path VARCHAR(255), 
 	PRIMARY KEY (settlement_id, name), 
 	FOREIGN KEY(settlement_id) REFERENCES claims_settlements (id) ON DELETE CASCADE
 );
@@ -464,7 +464,6 @@ CREATE INDEX ix_wallet_challenges_token_id ON wallet_challenges (token_id);
 CREATE INDEX ix_wallet_audit_log_member_id ON wallet_audit_log (member_id);
 CREATE INDEX ix_wallet_audit_log_event_created ON wallet_audit_log (event, created_at);
 CREATE UNIQUE INDEX ix_claims_settlements_chat_number ON claims_settlements (chat_id, epoch_number);
-CREATE UNIQUE INDEX uq_claims_rows_account ON claims_rows (settlement_id, chain, account);
 CREATE INDEX ix_claims_rows_member ON claims_rows (settlement_id, member_id);
 CREATE INDEX ix_miniapp_apps_owner_id ON miniapp_apps (owner_id);
 CREATE INDEX ix_bot_pending_deletions_due ON bot_pending_deletions (delete_at);
