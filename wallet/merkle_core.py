@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wallet.merkle_hash import Progress, hash_pairs, node_hash
+from wallet.merkle_hash import Progress, hash_level, node_hash, split_digests
 
 
 class MerkleTreeError(ValueError):
@@ -50,7 +50,8 @@ def sibling_index(i: int) -> int:
 def make_tree(leaves: Sequence[bytes], progress: Progress | None = None) -> list[bytes]:
     """OpenZeppelin's `makeMerkleTree`, hashing each depth of the tree as one batch.
 
-    Nodes of one depth only depend on deeper nodes, so depths are hashed deepest first.
+    The nodes are laid out in one buffer; nodes of one depth only depend on deeper nodes, so
+    depths are hashed deepest first, each in one batch.
 
     Args:
         leaves: The 32-byte leaf hashes, in leaf order.
@@ -65,14 +66,13 @@ def make_tree(leaves: Sequence[bytes], progress: Progress | None = None) -> list
     require(len(leaves) != 0, "Expected non-zero number of leaves")
     require(set(map(len, leaves)) == {32}, "Merkle tree nodes must be 32 bytes")
     last = len(leaves) - 2  # the last internal node
-    tree: list[bytes] = [b""] * (last + 1) + list(reversed(leaves))
+    tree = bytearray(32 * (last + 1)) + b"".join(reversed(leaves))
     for depth in range((last + 1).bit_length() - 1, -1, -1):
         lo, hi = (1 << depth) - 1, min((1 << (depth + 1)) - 2, last)
-        left, right = tree[2 * lo + 1 : 2 * hi + 2 : 2], tree[2 * lo + 2 : 2 * hi + 3 : 2]
-        tree[lo : hi + 1] = hash_pairs(left, right)
+        hash_level(tree, lo, hi)
         if progress is not None:
             progress(hi + 1 - lo)
-    return tree
+    return split_digests(tree)
 
 
 def is_valid_tree(tree: Sequence[bytes]) -> bool:
@@ -80,8 +80,11 @@ def is_valid_tree(tree: Sequence[bytes]) -> bool:
     # A node with a left child but no right one only happens with an even length.
     if len(tree) % 2 == 0 or set(map(len, tree)) != {32}:
         return False
-    internal = (len(tree) - 1) // 2
-    return hash_pairs(tree[1::2], tree[2::2]) == list(tree[:internal])
+    given = b"".join(tree)
+    recomputed = bytearray(given)
+    if len(tree) > 1:
+        hash_level(recomputed, 0, (len(tree) - 3) // 2)
+    return recomputed == given
 
 
 def is_leaf(tree: Sequence[bytes], i: int) -> bool:
