@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+from array import array
 from pathlib import Path
 
 LIBRARY = Path(__file__).resolve().parent / "native" / "libkeccak.so"
@@ -30,12 +31,21 @@ class _Library:
             for name in ("ts_keccak256_batch", "ts_keccak256_leaves"):
                 getattr(handle, name).argtypes = [ctypes.c_char_p, _SIZE, _SIZE, ctypes.c_void_p]
         released.ts_merkle_level.argtypes = [ctypes.c_void_p, _SIZE, _SIZE]
+        released.ts_standard_tree.argtypes = [
+            ctypes.c_char_p,
+            _SIZE,
+            ctypes.c_int,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ]
         released.ts_eip55.argtypes = [ctypes.c_char_p, _SIZE, ctypes.c_void_p]
         released.ts_keccak_width.argtypes = [ctypes.c_int]
         self.batch = released.ts_keccak256_batch
         self.leaves = released.ts_keccak256_leaves
         self.single = kept.ts_keccak256_batch
         self.level = released.ts_merkle_level
+        self.tree = released.ts_standard_tree
         self.eip55 = released.ts_eip55
         self.width = released.ts_keccak_width
 
@@ -119,9 +129,32 @@ def merkle_level(tree: bytearray, lo: int, hi: int) -> None:
     _lib().level((ctypes.c_char * len(tree)).from_buffer(tree), lo, hi)
 
 
+def standard_tree(leaves: bytes, sort: bool) -> tuple[bytes, list[int]]:
+    """OpenZeppelin's `StandardMerkleTree` layout of concatenated 32-byte leaf hashes.
+
+    Args:
+        leaves: The leaf hashes in value order, end to end (at least one).
+        sort: Sort the leaves by their bytes, stably (OpenZeppelin's default).
+
+    Returns:
+        The 2n-1 nodes end to end, root first, and the node index of each leaf in value order.
+
+    Raises:
+        ValueError: No leaves, or 2**32 or more.
+    """
+    count = len(leaves) // 32
+    tree = ctypes.create_string_buffer(32 * (2 * count - 1)) if count else None
+    tree_indices = array("q", bytes(8 * count))
+    work = ctypes.create_string_buffer(16 * count) if count else None
+    where = (ctypes.c_int64 * count).from_buffer(tree_indices)
+    if tree is None or _lib().tree(leaves, count, int(sort), tree, where, work):
+        raise ValueError("expected between 1 and 2**32 - 1 leaves")
+    return tree.raw, tree_indices.tolist()
+
+
 def eip55(raw: bytes) -> bytes:
-    """`0x` and the EIP-55 checksummed hex of each 20-byte address in `raw`, 42 ASCII bytes each."""
+    """`0x` and the EIP-55 checksummed hex of each 20-byte address in `raw`, one a line (ASCII)."""
     count = len(raw) // 20
-    out = ctypes.create_string_buffer(42 * count)
+    out = ctypes.create_string_buffer(43 * count)
     _lib().eip55(raw, count, out)
     return out.raw

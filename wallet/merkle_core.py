@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from wallet import keccak_native
 from wallet.merkle_hash import Progress, hash_level, node_hash, split_digests
 
 
@@ -73,6 +74,43 @@ def make_tree(leaves: Sequence[bytes], progress: Progress | None = None) -> list
         if progress is not None:
             progress(hi + 1 - lo)
     return split_digests(tree)
+
+
+def standard_layout(
+    leaf_hashes: Sequence[bytes], sort_leaves: bool = True, progress: Progress | None = None
+) -> tuple[list[bytes], list[int]]:
+    """The tree of `StandardMerkleTree.of` over leaf hashes, and where each leaf went.
+
+    Leaves are sorted by hash unless `sort_leaves` is False; the sort is stable, so equal leaves
+    keep their order, as in JavaScript. The C library does all of it in one call when built.
+
+    Args:
+        leaf_hashes: The 32-byte leaf hashes, in value order.
+        sort_leaves: Sort the leaves by hash (OpenZeppelin's default).
+        progress: Called with the number of internal nodes hashed.
+
+    Returns:
+        The 2n-1 nodes, and the node index of each leaf in value order.
+
+    Raises:
+        MerkleTreeError: No leaves, or a leaf that is not 32 bytes.
+    """
+    require(len(leaf_hashes) != 0, "Expected non-zero number of leaves")
+    require(set(map(len, leaf_hashes)) == {32}, "Merkle tree nodes must be 32 bytes")
+    if keccak_native.available():
+        nodes, tree_indices = keccak_native.standard_tree(b"".join(leaf_hashes), sort_leaves)
+        if progress is not None:
+            progress(len(leaf_hashes) - 1)
+        return split_digests(nodes), tree_indices
+    order: Sequence[int] = range(len(leaf_hashes))
+    if sort_leaves:
+        order = sorted(order, key=leaf_hashes.__getitem__)
+    tree = make_tree(list(map(leaf_hashes.__getitem__, order)), progress)
+    last = len(tree) - 1
+    tree_indices = [0] * len(leaf_hashes)
+    for leaf, value in enumerate(order):
+        tree_indices[value] = last - leaf
+    return tree, tree_indices
 
 
 def is_valid_tree(tree: Sequence[bytes]) -> bool:

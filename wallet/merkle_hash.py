@@ -348,8 +348,7 @@ def checksum_addresses(raw: bytes) -> list[str]:
     if not raw:
         return []
     if keccak_native.available():
-        text = keccak_native.eip55(raw).decode("ascii")
-        return [text[i : i + 42] for i in range(0, len(text), 42)]
+        return keccak_native.eip55(raw).decode("ascii").splitlines()
     backend = _backend()
     if backend is None:
         digits = binascii.hexlify(raw)

@@ -15,7 +15,7 @@ from eth_utils import to_checksum_address
 from wallet import keccak_native, merkle_hash
 from wallet.merkle import StandardMerkleTree
 from wallet.merkle_claims import write_claims, write_dump
-from wallet.merkle_core import is_valid_tree, make_tree
+from wallet.merkle_core import is_valid_tree, make_tree, standard_layout
 from wallet.merkle_csv import build_tree, parse_allocations
 
 # Around the 136-byte block: empty, one byte of padding left (135), a block exactly, one over.
@@ -87,7 +87,7 @@ def test_eip55_matches_eth_utils(width: int) -> None:
     for count in [*COUNTS, 1500]:  # 1500 spans two of the library's chunks
         raw = rng.randbytes(20 * count)
         expected = [to_checksum_address(raw[i : i + 20]) for i in range(0, len(raw), 20)]
-        assert keccak_native.eip55(raw).decode() == "".join(expected)
+        assert keccak_native.eip55(raw).decode() == "".join(a + "\n" for a in expected)
 
 
 def test_hash_level_reads_every_child_before_writing(backend: str) -> None:
@@ -107,6 +107,31 @@ def test_make_tree_is_valid_on_every_path(backend: str) -> None:
     assert not is_valid_tree([*tree[:5], bytes(32), *tree[6:]])
     assert make_tree(leaves[:1]) == leaves[:1]
     assert is_valid_tree(leaves[:1])
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 8, 37, 300])
+@pytest.mark.parametrize("sort_leaves", [True, False])
+def test_standard_layout_matches_on_every_path(backend: str, count: int, sort_leaves: bool) -> None:
+    rng = random.Random(count)
+    # a few leaves repeat, some share their first 8 bytes: the sort must be stable and compare
+    # whole leaves
+    leaves = [rng.choice([bytes(8), b"\xff" * 8]) + rng.randbytes(24) for _ in range(count)]
+    leaves[count // 2] = leaves[0]
+    order = sorted(range(count), key=leaves.__getitem__) if sort_leaves else range(count)
+    expected = make_tree([leaves[i] for i in order])
+    tree, tree_indices = standard_layout(leaves, sort_leaves)
+    assert tree == expected
+    assert [tree[node] for node in tree_indices] == leaves
+    assert sorted(tree_indices) == list(range(count - 1, 2 * count - 1))
+    if count > 1:  # equal leaves keep their order: the earlier value sits at the later node
+        assert tree_indices[0] > tree_indices[count // 2]
+
+
+def test_standard_tree_refuses_no_leaves() -> None:
+    if not keccak_native.available():
+        pytest.skip("the native library is not built")
+    with pytest.raises(ValueError, match="leaves"):
+        keccak_native.standard_tree(b"", True)
 
 
 def _csv(rows: int, seed: int) -> str:

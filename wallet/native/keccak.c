@@ -6,11 +6,12 @@
  * one at a time otherwise. The permutation is written once over a lane type and instantiated
  * for each width.
  *
- * Entry points (each returns 0):
+ * Entry points (each returns 0, or -1 for arguments it refuses):
  *   ts_keccak256_batch   digest of each of `count` messages of `len` bytes
  *   ts_keccak256_leaves  keccak256(keccak256(m)) of each message: OpenZeppelin's leaf hash
  *   ts_merkle_level      nodes lo..hi of a flat tree from their children, pairs in byte order
- *   ts_eip55             EIP-55 checksummed "0x" addresses of 20-byte addresses
+ *   ts_standard_tree     a whole StandardMerkleTree: sorted leaves, layout, every node
+ *   ts_eip55             EIP-55 checksummed "0x" addresses of 20-byte addresses, one a line
  */
 
 #include <stddef.h>
@@ -266,6 +267,65 @@ int ts_merkle_level(uint8_t *tree, size_t lo, size_t hi) {
     return 0;
 }
 
+/* Byte order of leaves a and b, from their first 8 bytes (`heads`, read big-endian) when
+ * those differ. */
+static int leaf_cmp(const uint8_t *leaves, const uint64_t *heads, uint32_t a, uint32_t b) {
+    if (heads[a] != heads[b]) return heads[a] < heads[b] ? -1 : 1;
+    return memcmp(leaves + (size_t)DIGEST * a, leaves + (size_t)DIGEST * b, DIGEST);
+}
+
+/* Sorts order[0..n) by leaf bytes, stably (equal leaves keep their order, as JavaScript's sort
+ * does): a bottom-up merge sort through `spare`. Returns the buffer holding the result. */
+static uint32_t *sort_leaves(const uint8_t *leaves, const uint64_t *heads, size_t n,
+                             uint32_t *order, uint32_t *spare) {
+    for (size_t run = 1; run < n; run *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * run) {
+            size_t mid = lo + run < n ? lo + run : n, hi = lo + 2 * run < n ? lo + 2 * run : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                spare[k++] = leaf_cmp(leaves, heads, order[j], order[i]) < 0 ? order[j++]
+                                                                             : order[i++];
+            while (i < mid) spare[k++] = order[i++];
+            while (j < hi) spare[k++] = order[j++];
+        }
+        uint32_t *swap = order;
+        order = spare;
+        spare = swap;
+    }
+    return order;
+}
+
+/* OpenZeppelin's StandardMerkleTree layout of n leaf hashes (n < 2**32): leaves sorted by
+ * bytes when `sort` is set, leaf r of that order at node 2n-2-r, internal nodes hashed deepest
+ * first. `tree` receives the 2n-1 nodes; `tree_index[i]` the node of leaf i; `work` is scratch
+ * of 16 bytes per leaf. */
+int ts_standard_tree(const uint8_t *leaves, size_t n, int sort, uint8_t *tree,
+                     int64_t *tree_index, void *work) {
+    if (n == 0 || n > UINT32_MAX) return -1;
+    uint64_t *heads = work;
+    uint32_t *order = (uint32_t *)(heads + n), *spare = order + n;
+    for (size_t i = 0; i < n; i++) {
+        order[i] = (uint32_t)i;
+        heads[i] = 0;
+        for (int k = 0; k < 8; k++) heads[i] = heads[i] << 8 | leaves[DIGEST * i + k];
+    }
+    if (sort) order = sort_leaves(leaves, heads, n, order, spare);
+    size_t last = 2 * n - 2;
+    for (size_t r = 0; r < n; r++) {
+        memcpy(tree + DIGEST * (last - r), leaves + (size_t)DIGEST * order[r], DIGEST);
+        tree_index[order[r]] = (int64_t)(last - r);
+    }
+    /* depth d holds nodes 2**d - 1 .. 2**(d+1) - 2; the deepest internal one holds n - 2 */
+    if (n == 1) return 0;
+    int depth = 0;
+    while (((size_t)2 << depth) - 1 <= n - 2) depth++;
+    for (; depth >= 0; depth--) {
+        size_t lo = ((size_t)1 << depth) - 1, hi = ((size_t)2 << depth) - 2;
+        ts_merkle_level(tree, lo, hi < n - 2 ? hi : n - 2);
+    }
+    return 0;
+}
+
 static const char HEX[] = "0123456789abcdef";
 
 static const uint8_t *hex_address(const void *ctx, size_t i, uint8_t *scratch) {
@@ -277,8 +337,9 @@ static const uint8_t *hex_address(const void *ctx, size_t i, uint8_t *scratch) {
     return scratch;
 }
 
-/* out[42*i..] = "0x" and the EIP-55 form of the 20-byte address raw[20*i..]: a hex letter is
- * upper case when the matching nibble of keccak256(lower-case hex) is 8 or more. */
+/* out[43*i..] = "0x", the EIP-55 form of the 20-byte address raw[20*i..] and a line feed (one
+ * split makes the Python strings): a hex letter is upper case when the matching nibble of
+ * keccak256(lower-case hex) is 8 or more. */
 int ts_eip55(const uint8_t *raw, size_t count, char *out) {
     enum { CHUNK = 1024 };
     uint8_t hashes[CHUNK * DIGEST];
@@ -287,7 +348,7 @@ int ts_eip55(const uint8_t *raw, size_t count, char *out) {
         const uint8_t *chunk = raw + 20 * start;
         run(hex_address, chunk, n, 40, hashes, DIGEST, 0);
         for (size_t i = 0; i < n; i++) {
-            char *text = out + 42 * (start + i);
+            char *text = out + 43 * (start + i);
             const uint8_t *hash = hashes + DIGEST * i;
             text[0] = '0';
             text[1] = 'x';
@@ -299,6 +360,7 @@ int ts_eip55(const uint8_t *raw, size_t count, char *out) {
                 unsigned upper = (digit > 9) & (nibble >> 3);
                 text[2 + k] = (char)(HEX[digit] ^ (upper << 5));
             }
+            text[42] = '\n';
         }
     }
     return 0;
