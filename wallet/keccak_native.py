@@ -140,15 +140,15 @@ def standard_tree(leaves: bytes, sort: bool) -> tuple[bytes, list[int]]:
         The 2n-1 nodes end to end, root first, and the node index of each leaf in value order.
 
     Raises:
-        ValueError: No leaves, or 2**32 or more.
+        ValueError: No leaves.
     """
     count = len(leaves) // 32
     tree = ctypes.create_string_buffer(32 * (2 * count - 1)) if count else None
     tree_indices = array("q", bytes(8 * count))
-    work = ctypes.create_string_buffer(16 * count) if count else None
+    work = ctypes.create_string_buffer(32 * count) if count else None
     where = (ctypes.c_int64 * count).from_buffer(tree_indices)
     if tree is None or _lib().tree(leaves, count, int(sort), tree, where, work):
-        raise ValueError("expected between 1 and 2**32 - 1 leaves")
+        raise ValueError("expected at least one leaf")
     return tree.raw, tree_indices.tolist()
 
 

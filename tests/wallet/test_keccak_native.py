@@ -45,6 +45,13 @@ def test_library_is_built_where_a_compiler_is() -> None:
     assert keccak_native.available(), f"run `make deps` to build {keccak_native.LIBRARY}"
 
 
+def test_no_fork_with_the_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not keccak_native.available():
+        pytest.skip("the native library is not built")
+    monkeypatch.setattr(merkle_hash.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert not merkle_hash._can_fork()
+
+
 def test_batches_match_pycryptodome_at_every_length(width: int) -> None:
     rng = random.Random(width)
     for length in LENGTHS:
@@ -130,7 +137,7 @@ def test_standard_layout_matches_on_every_path(backend: str, count: int, sort_le
 def test_standard_tree_refuses_no_leaves() -> None:
     if not keccak_native.available():
         pytest.skip("the native library is not built")
-    with pytest.raises(ValueError, match="leaves"):
+    with pytest.raises(ValueError, match="at least one leaf"):
         keccak_native.standard_tree(b"", True)
 
 

@@ -267,56 +267,59 @@ int ts_merkle_level(uint8_t *tree, size_t lo, size_t hi) {
     return 0;
 }
 
-/* Byte order of leaves a and b, from their first 8 bytes (`heads`, read big-endian) when
- * those differ. */
-static int leaf_cmp(const uint8_t *leaves, const uint64_t *heads, uint32_t a, uint32_t b) {
-    if (heads[a] != heads[b]) return heads[a] < heads[b] ? -1 : 1;
-    return memcmp(leaves + (size_t)DIGEST * a, leaves + (size_t)DIGEST * b, DIGEST);
+/* A leaf to sort: its first 8 bytes read big-endian, so that most comparisons are one integer
+ * compare on memory read in order, and its position. */
+struct sort_key {
+    uint64_t head;
+    uint64_t index;
+};
+
+static int key_less(const uint8_t *leaves, const struct sort_key *a, const struct sort_key *b) {
+    if (a->head != b->head) return a->head < b->head;
+    return memcmp(leaves + DIGEST * a->index, leaves + DIGEST * b->index, DIGEST) < 0;
 }
 
-/* Sorts order[0..n) by leaf bytes, stably (equal leaves keep their order, as JavaScript's sort
+/* Sorts keys[0..n) by leaf bytes, stably (equal leaves keep their order, as JavaScript's sort
  * does): a bottom-up merge sort through `spare`. Returns the buffer holding the result. */
-static uint32_t *sort_leaves(const uint8_t *leaves, const uint64_t *heads, size_t n,
-                             uint32_t *order, uint32_t *spare) {
+static struct sort_key *sort_leaves(const uint8_t *leaves, size_t n, struct sort_key *keys,
+                                    struct sort_key *spare) {
     for (size_t run = 1; run < n; run *= 2) {
         for (size_t lo = 0; lo < n; lo += 2 * run) {
             size_t mid = lo + run < n ? lo + run : n, hi = lo + 2 * run < n ? lo + 2 * run : n;
             size_t i = lo, j = mid, k = lo;
             while (i < mid && j < hi)
-                spare[k++] = leaf_cmp(leaves, heads, order[j], order[i]) < 0 ? order[j++]
-                                                                             : order[i++];
-            while (i < mid) spare[k++] = order[i++];
-            while (j < hi) spare[k++] = order[j++];
+                spare[k++] = key_less(leaves, &keys[j], &keys[i]) ? keys[j++] : keys[i++];
+            while (i < mid) spare[k++] = keys[i++];
+            while (j < hi) spare[k++] = keys[j++];
         }
-        uint32_t *swap = order;
-        order = spare;
+        struct sort_key *swap = keys;
+        keys = spare;
         spare = swap;
     }
-    return order;
+    return keys;
 }
 
-/* OpenZeppelin's StandardMerkleTree layout of n leaf hashes (n < 2**32): leaves sorted by
- * bytes when `sort` is set, leaf r of that order at node 2n-2-r, internal nodes hashed deepest
- * first. `tree` receives the 2n-1 nodes; `tree_index[i]` the node of leaf i; `work` is scratch
- * of 16 bytes per leaf. */
+/* OpenZeppelin's StandardMerkleTree layout of n leaf hashes: leaves sorted by bytes when `sort`
+ * is set, leaf r of that order at node 2n-2-r, internal nodes hashed deepest first. `tree`
+ * receives the 2n-1 nodes; `tree_index[i]` the node of leaf i; `work` is scratch of 32 bytes
+ * per leaf. */
 int ts_standard_tree(const uint8_t *leaves, size_t n, int sort, uint8_t *tree,
                      int64_t *tree_index, void *work) {
-    if (n == 0 || n > UINT32_MAX) return -1;
-    uint64_t *heads = work;
-    uint32_t *order = (uint32_t *)(heads + n), *spare = order + n;
+    if (n == 0) return -1;
+    struct sort_key *keys = work, *spare = keys + n;
     for (size_t i = 0; i < n; i++) {
-        order[i] = (uint32_t)i;
-        heads[i] = 0;
-        for (int k = 0; k < 8; k++) heads[i] = heads[i] << 8 | leaves[DIGEST * i + k];
+        keys[i].head = 0;
+        for (int k = 0; k < 8; k++) keys[i].head = keys[i].head << 8 | leaves[DIGEST * i + k];
+        keys[i].index = i;
     }
-    if (sort) order = sort_leaves(leaves, heads, n, order, spare);
+    if (sort) keys = sort_leaves(leaves, n, keys, spare);
     size_t last = 2 * n - 2;
     for (size_t r = 0; r < n; r++) {
-        memcpy(tree + DIGEST * (last - r), leaves + (size_t)DIGEST * order[r], DIGEST);
-        tree_index[order[r]] = (int64_t)(last - r);
+        memcpy(tree + DIGEST * (last - r), leaves + DIGEST * keys[r].index, DIGEST);
+        tree_index[keys[r].index] = (int64_t)(last - r);
     }
-    /* depth d holds nodes 2**d - 1 .. 2**(d+1) - 2; the deepest internal one holds n - 2 */
     if (n == 1) return 0;
+    /* depth d holds nodes 2**d - 1 .. 2**(d+1) - 2; the deepest internal one holds n - 2 */
     int depth = 0;
     while (((size_t)2 << depth) - 1 <= n - 2) depth++;
     for (; depth >= 0; depth--) {
