@@ -103,19 +103,32 @@ def keccak256_batch(data: bytes, length: int) -> bytes:
 
     Returns:
         32 bytes per message.
+
+    Raises:
+        ValueError: `length` is not positive or does not divide `len(data)`.
     """
-    count = len(data) // length
+    count = _count(data, length)
     out = ctypes.create_string_buffer(32 * count)
     _lib().batch(data, count, length, out)
     return out.raw
 
 
 def leaf_hashes(data: bytes, length: int) -> bytes:
-    """`keccak256(keccak256(m))` of each `length`-byte message of `data`, concatenated."""
-    count = len(data) // length
+    """`keccak256(keccak256(m))` of each `length`-byte message of `data`, concatenated.
+
+    Raises:
+        ValueError: `length` is not positive or does not divide `len(data)`.
+    """
+    count = _count(data, length)
     out = ctypes.create_string_buffer(32 * count)
     _lib().leaves(data, count, length, out)
     return out.raw
+
+
+def _count(data: bytes, length: int) -> int:
+    if length < 1 or len(data) % length:
+        raise ValueError(f"{len(data)} bytes are no whole number of {length}-byte messages")
+    return len(data) // length
 
 
 def merkle_level(tree: bytearray, lo: int, hi: int) -> None:

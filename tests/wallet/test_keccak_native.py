@@ -21,6 +21,7 @@ from wallet.merkle_csv import build_tree, parse_allocations
 # Around the 136-byte block: empty, one byte of padding left (135), a block exactly, one over.
 LENGTHS = [*range(0, 300, 11), 31, 32, 40, 64, 96, 134, 135, 136, 137, 271, 272, 273, 300]
 COUNTS = [1, 3, 4, 7, 8, 9, 17]  # whole vectors and the ones the last group leaves part empty
+built = pytest.mark.skipif(not keccak_native.available(), reason="the native library is not built")
 
 
 def reference(message: bytes) -> bytes:
@@ -45,9 +46,8 @@ def test_library_is_built_where_a_compiler_is() -> None:
     assert keccak_native.available(), f"run `make deps` to build {keccak_native.LIBRARY}"
 
 
+@built
 def test_no_fork_with_the_library(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not keccak_native.available():
-        pytest.skip("the native library is not built")
     monkeypatch.setattr(merkle_hash.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert not merkle_hash._can_fork()
 
@@ -80,9 +80,17 @@ def test_merkle_level_hashes_sorted_children(width: int) -> None:
         assert tree[32 * i : 32 * i + 32] == expected
 
 
+@built
+def test_batches_refuse_a_ragged_buffer() -> None:
+    for length in (0, -1, 3):
+        with pytest.raises(ValueError, match="no whole number"):
+            keccak_native.keccak256_batch(b"abcd", length)
+        with pytest.raises(ValueError, match="no whole number"):
+            keccak_native.leaf_hashes(b"abcd", length)
+
+
+@built
 def test_merkle_level_refuses_nodes_outside_the_tree() -> None:
-    if not keccak_native.available():
-        pytest.skip("the native library is not built")
     with pytest.raises(ValueError, match="out of the tree"):
         keccak_native.merkle_level(bytearray(32 * 5), 1, 2)
     with pytest.raises(ValueError, match="out of the tree"):
@@ -134,9 +142,8 @@ def test_standard_layout_matches_on_every_path(backend: str, count: int, sort_le
         assert tree_indices[0] > tree_indices[count // 2]
 
 
+@built
 def test_standard_tree_refuses_no_leaves() -> None:
-    if not keccak_native.available():
-        pytest.skip("the native library is not built")
     with pytest.raises(ValueError, match="at least one leaf"):
         keccak_native.standard_tree(b"", True)
 
@@ -156,11 +163,10 @@ def _files(text: str, tmp: Path) -> tuple[str, bytes, bytes]:
     return tree.root, (tmp / "dump.json").read_bytes(), (tmp / "claims.json").read_bytes()
 
 
+@built
 def test_builds_are_byte_identical_on_every_path(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    if not keccak_native.available():
-        pytest.skip("the native library is not built")
     text = _csv(1000, 1000)
     native = _files(text, tmp_path)
     assert StandardMerkleTree.load(json.loads(native[1])).root == native[0]
