@@ -176,7 +176,7 @@ def _can_fork() -> bool:
     """
     if _split["active"] or sys.platform != "linux" or threading.active_count() != 1:
         return False
-    if keccak_native.available():
+    if keccak_native.available():  # checked after the cheap conditions: it may load the library
         return False
     cpus = len(os.sched_getaffinity(0))
     return cpus > 1 and os.getloadavg()[0] < cpus - 0.5
@@ -335,10 +335,10 @@ def checksum_addresses(raw: bytes) -> list[str]:
     """EIP-55 checksummed `0x` addresses of concatenated 20-byte addresses.
 
     All addresses are handled at once, by the C library when it is built. Otherwise the arena
-    states are made by hex-encoding the addresses
-    with a marker between them and replacing the markers with the padding; then a flag 0x80 is
-    added (as one big integer, so without carries) to each hex digit whose hash nibble is 8 or
-    more, and one translation table turns flagged letters to upper case.
+    states are made by hex-encoding the addresses with a marker between them and replacing the
+    markers with the padding; then a flag 0x80 is added (as one big integer, so without carries)
+    to each hex digit whose hash nibble is 8 or more, and one translation table turns flagged
+    letters to upper case.
 
     Args:
         raw: `20 * n` bytes.
