@@ -31,6 +31,14 @@ class _Library:
             for name in ("ts_keccak256_batch", "ts_keccak256_leaves"):
                 getattr(handle, name).argtypes = [ctypes.c_char_p, _SIZE, _SIZE, ctypes.c_void_p]
         released.ts_merkle_level.argtypes = [ctypes.c_void_p, _SIZE, _SIZE]
+        released.ts_claim_leaves.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            _SIZE,
+            ctypes.c_char_p,
+            _SIZE,
+            ctypes.c_void_p,
+        ]
         released.ts_standard_tree.argtypes = [
             ctypes.c_char_p,
             _SIZE,
@@ -44,6 +52,7 @@ class _Library:
         self.batch = released.ts_keccak256_batch
         self.leaves = released.ts_keccak256_leaves
         self.single = kept.ts_keccak256_batch
+        self.claims = released.ts_claim_leaves
         self.level = released.ts_merkle_level
         self.tree = released.ts_standard_tree
         self.eip55 = released.ts_eip55
@@ -122,6 +131,29 @@ def leaf_hashes(data: bytes, length: int) -> bytes:
     count = _count(data, length)
     out = ctypes.create_string_buffer(32 * count)
     _lib().leaves(data, count, length, out)
+    return out.raw
+
+
+def claim_leaves(indexes: bytes, accounts: bytes, amounts: bytes) -> bytes:
+    """OpenZeppelin's leaf hash of each claim `(uint256 index, account, uint256 amount)`.
+
+    Args:
+        indexes: One 32-byte big-endian word per claim, end to end.
+        accounts: One 20-byte address (`address`) or 32-byte owner (`bytes32`) per claim.
+        amounts: One 32-byte big-endian word per claim.
+
+    Returns:
+        32 bytes per claim: `keccak256(keccak256(abi.encode(index, account, amount)))`.
+
+    Raises:
+        ValueError: Columns of different lengths, or accounts of another width.
+    """
+    count = _count(indexes, 32)
+    width = len(accounts) // count if count else 20
+    if width not in (20, 32) or len(accounts) != width * count or len(amounts) != 32 * count:
+        raise ValueError("expected one index, 20- or 32-byte account and amount per claim")
+    out = ctypes.create_string_buffer(32 * count)
+    _lib().claims(indexes, accounts, width, amounts, count, out)
     return out.raw
 
 

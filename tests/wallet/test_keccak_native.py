@@ -14,6 +14,7 @@ from eth_utils import to_checksum_address
 
 from wallet import keccak_native, merkle_hash
 from wallet.merkle import StandardMerkleTree
+from wallet.merkle_abi import EVM_CLAIM_ENCODING, SOLANA_CLAIM_ENCODING, standard_leaf_hash
 from wallet.merkle_claims import write_claims, write_dump
 from wallet.merkle_core import is_valid_tree, make_tree, standard_layout
 from wallet.merkle_csv import build_tree, parse_allocations
@@ -64,6 +65,31 @@ def test_batches_match_pycryptodome_at_every_length(width: int) -> None:
                 assert keccak_native.keccak256_batch(data, length) == b"".join(digests)
                 twice = b"".join(reference(d) for d in digests)
                 assert keccak_native.leaf_hashes(data, length) == twice
+
+
+@pytest.mark.parametrize("encoding", [EVM_CLAIM_ENCODING, SOLANA_CLAIM_ENCODING])
+def test_claim_leaves_match_the_abi_encoder(width: int, encoding: tuple[str, ...]) -> None:
+    rng = random.Random(len(encoding[1]))
+    size = 20 if encoding == EVM_CLAIM_ENCODING else 32
+    for count in COUNTS:
+        rows = [
+            (rng.getrandbits(256), rng.randbytes(size), rng.getrandbits(256)) for _ in range(count)
+        ]
+        leaves = keccak_native.claim_leaves(
+            b"".join(i.to_bytes(32, "big") for i, _, _ in rows),
+            b"".join(account for _, account, _ in rows),
+            b"".join(m.to_bytes(32, "big") for _, _, m in rows),
+        )
+        assert leaves == b"".join(standard_leaf_hash(encoding, row) for row in rows)
+
+
+@built
+def test_claim_leaves_refuse_uneven_columns() -> None:
+    with pytest.raises(ValueError, match="per claim"):
+        keccak_native.claim_leaves(bytes(64), bytes(40), bytes(32))
+    with pytest.raises(ValueError, match="per claim"):
+        keccak_native.claim_leaves(bytes(64), bytes(50), bytes(64))
+    assert keccak_native.claim_leaves(b"", b"", b"") == b""
 
 
 def test_merkle_level_hashes_sorted_children(width: int) -> None:

@@ -9,6 +9,7 @@
  * Entry points (each returns 0, or -1 for arguments it refuses):
  *   ts_keccak256_batch   digest of each of `count` messages of `len` bytes
  *   ts_keccak256_leaves  keccak256(keccak256(m)) of each message: OpenZeppelin's leaf hash
+ *   ts_claim_leaves      the leaf hash of each claim (index, account, amount) from 3 columns
  *   ts_merkle_level      nodes lo..hi of a flat tree from their children, pairs in byte order
  *   ts_standard_tree     a whole StandardMerkleTree: sorted leaves, layout, every node
  *   ts_eip55             EIP-55 checksummed "0x" addresses of 20-byte addresses, one a line
@@ -193,7 +194,7 @@ static void run(message_fn fill, const void *ctx, size_t count, size_t len, uint
                 size_t out_stride, int twice) {
     const struct sponge *sponge = chosen ? chosen : widest();
     size_t width = sponge->width;
-    uint8_t scratch[MAX_WIDTH][2 * DIGEST];
+    uint8_t scratch[MAX_WIDTH][3 * DIGEST]; /* the longest message made here */
     uint8_t spare[MAX_WIDTH][DIGEST];
     const uint8_t *msgs[MAX_WIDTH];
     uint8_t *outs[MAX_WIDTH];
@@ -234,6 +235,32 @@ int ts_keccak256_batch(const uint8_t *data, size_t count, size_t len, uint8_t *o
 int ts_keccak256_leaves(const uint8_t *data, size_t count, size_t len, uint8_t *out) {
     struct fixed f = {data, len};
     run(fixed_message, &f, count, len, out, DIGEST, 1);
+    return 0;
+}
+
+struct claims {
+    const uint8_t *indexes, *accounts, *amounts;
+    size_t width;
+};
+
+/* abi.encode(index, account, amount) of claim i: three 32-byte words, a 20-byte address
+ * padded on the left. */
+static const uint8_t *claim_row(const void *ctx, size_t i, uint8_t *scratch) {
+    const struct claims *c = ctx;
+    memcpy(scratch, c->indexes + DIGEST * i, DIGEST);
+    memset(scratch + DIGEST, 0, DIGEST - c->width);
+    memcpy(scratch + 2 * DIGEST - c->width, c->accounts + c->width * i, c->width);
+    memcpy(scratch + 2 * DIGEST, c->amounts + DIGEST * i, DIGEST);
+    return scratch;
+}
+
+/* out[32*i..] = OpenZeppelin's leaf hash of claim i, from its index and amount as 32-byte
+ * big-endian words and its account of `width` bytes (20 for an address, 32 for bytes32). */
+int ts_claim_leaves(const uint8_t *indexes, const uint8_t *accounts, size_t width,
+                    const uint8_t *amounts, size_t count, uint8_t *out) {
+    if (width != 20 && width != DIGEST) return -1;
+    struct claims c = {indexes, accounts, amounts, width};
+    run(claim_row, &c, count, 3 * DIGEST, out, DIGEST, 1);
     return 0;
 }
 
