@@ -5,6 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST_ARGS ?=
 # Test processes: most of a test's time is spent waiting on servers, so two share the two cores well.
 TEST_WORKERS ?= 2
+KECCAK_LIB := wallet/native/libkeccak.so
 
 .PHONY: run test lint format bench i18n contracts deps py-deps node-deps browser clean help
 
@@ -51,9 +52,15 @@ deps: py-deps node-deps
 
 # The project's own bytecode too: the machines run with PYTHONDONTWRITEBYTECODE, and compiling
 # it again in every process costs `townsquare sandbox` a tenth of its start-up.
-py-deps: .uv-installed
+py-deps: .uv-installed $(KECCAK_LIB)
 	$(UV) sync --frozen --quiet --compile-bytecode
 	$(UV) run --no-sync python -m compileall -q core engagement wallet miniapps bot
+
+# Our batch Keccak-256 for the Merkle builds (wallet/keccak_native.py). Without a C compiler the
+# hashing stays on pycryptodome, with the same results, so a failed build only says so.
+$(KECCAK_LIB): wallet/native/keccak.c
+	@$(CC) -O3 -shared -fPIC -Wall -o $@.tmp $< && mv $@.tmp $@ \
+		|| { rm -f $@ $@.tmp; echo "no native Keccak-256 ($(CC) failed): hashing with pycryptodome"; }
 
 node-deps: node_modules/.package-lock.json
 
@@ -70,4 +77,4 @@ browser:
 		$(if $(shell [ $$(id -u) -eq 0 ] || echo no),sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 clean:
-	rm -rf .venv node_modules .uv-installed .pytest_cache .mypy_cache .ruff_cache var artifacts
+	rm -rf .venv node_modules .uv-installed .pytest_cache .mypy_cache .ruff_cache var artifacts $(KECCAK_LIB)

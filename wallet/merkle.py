@@ -28,11 +28,11 @@ from wallet.merkle_core import (
     get_multi_proof,
     get_proof,
     is_valid_tree,
-    make_tree,
     process_multi_proof,
     process_proof,
     render,
     require,
+    standard_layout,
     to_hex,
     to_node,
 )
@@ -173,14 +173,7 @@ class StandardMerkleTree:
         """
         require(len(values) == len(leaf_hashes), "Expected one leaf hash per value")
         require(len(values) != 0, "Expected non-zero number of leaves")
-        order: Sequence[int] = range(len(values))
-        if sort_leaves:  # sorted() is stable: equal leaves keep their order, as in JavaScript
-            order = sorted(order, key=leaf_hashes.__getitem__)
-        tree = make_tree(list(map(leaf_hashes.__getitem__, order)), progress)
-        last = len(tree) - 1
-        tree_indices = [0] * len(values)
-        for leaf, value in enumerate(order):
-            tree_indices[value] = last - leaf
+        tree, tree_indices = standard_layout(leaf_hashes, sort_leaves, progress)
         return cls(tree, values, tree_indices, leaf_encoding)
 
     @classmethod

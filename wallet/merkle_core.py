@@ -10,7 +10,8 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wallet.merkle_hash import Progress, hash_pairs, node_hash
+from wallet import keccak_native
+from wallet.merkle_hash import Progress, hash_level, node_hash, split_digests
 
 
 class MerkleTreeError(ValueError):
@@ -50,7 +51,8 @@ def sibling_index(i: int) -> int:
 def make_tree(leaves: Sequence[bytes], progress: Progress | None = None) -> list[bytes]:
     """OpenZeppelin's `makeMerkleTree`, hashing each depth of the tree as one batch.
 
-    Nodes of one depth only depend on deeper nodes, so depths are hashed deepest first.
+    The nodes are laid out in one buffer; nodes of one depth only depend on deeper nodes, so
+    depths are hashed deepest first, each in one batch.
 
     Args:
         leaves: The 32-byte leaf hashes, in leaf order.
@@ -65,14 +67,50 @@ def make_tree(leaves: Sequence[bytes], progress: Progress | None = None) -> list
     require(len(leaves) != 0, "Expected non-zero number of leaves")
     require(set(map(len, leaves)) == {32}, "Merkle tree nodes must be 32 bytes")
     last = len(leaves) - 2  # the last internal node
-    tree: list[bytes] = [b""] * (last + 1) + list(reversed(leaves))
+    tree = bytearray(32 * (last + 1)) + b"".join(reversed(leaves))
     for depth in range((last + 1).bit_length() - 1, -1, -1):
         lo, hi = (1 << depth) - 1, min((1 << (depth + 1)) - 2, last)
-        left, right = tree[2 * lo + 1 : 2 * hi + 2 : 2], tree[2 * lo + 2 : 2 * hi + 3 : 2]
-        tree[lo : hi + 1] = hash_pairs(left, right)
+        hash_level(tree, lo, hi)
         if progress is not None:
             progress(hi + 1 - lo)
-    return tree
+    return split_digests(tree)
+
+
+def standard_layout(
+    leaf_hashes: Sequence[bytes], sort_leaves: bool = True, progress: Progress | None = None
+) -> tuple[list[bytes], list[int]]:
+    """The tree of `StandardMerkleTree.of` over leaf hashes, and where each leaf went.
+
+    Leaves are sorted by hash unless `sort_leaves` is False; the sort is stable, so equal leaves
+    keep their order, as in JavaScript. The C library does all of it in one call when built.
+
+    Args:
+        leaf_hashes: The 32-byte leaf hashes, in value order.
+        sort_leaves: Sort the leaves by hash (OpenZeppelin's default).
+        progress: Called with the number of internal nodes hashed.
+
+    Returns:
+        The 2n-1 nodes, and the node index of each leaf in value order.
+
+    Raises:
+        MerkleTreeError: No leaves, or a leaf that is not 32 bytes.
+    """
+    require(len(leaf_hashes) != 0, "Expected non-zero number of leaves")
+    require(set(map(len, leaf_hashes)) == {32}, "Merkle tree nodes must be 32 bytes")
+    if keccak_native.available():
+        nodes, tree_indices = keccak_native.standard_tree(b"".join(leaf_hashes), sort_leaves)
+        if progress is not None:
+            progress(len(leaf_hashes) - 1)
+        return split_digests(nodes), tree_indices
+    order: Sequence[int] = range(len(leaf_hashes))
+    if sort_leaves:
+        order = sorted(order, key=leaf_hashes.__getitem__)
+    tree = make_tree(list(map(leaf_hashes.__getitem__, order)), progress)
+    last = len(tree) - 1
+    tree_indices = [0] * len(leaf_hashes)
+    for leaf, value in enumerate(order):
+        tree_indices[value] = last - leaf
+    return tree, tree_indices
 
 
 def is_valid_tree(tree: Sequence[bytes]) -> bool:
@@ -80,8 +118,11 @@ def is_valid_tree(tree: Sequence[bytes]) -> bool:
     # A node with a left child but no right one only happens with an even length.
     if len(tree) % 2 == 0 or set(map(len, tree)) != {32}:
         return False
-    internal = (len(tree) - 1) // 2
-    return hash_pairs(tree[1::2], tree[2::2]) == list(tree[:internal])
+    given = b"".join(tree)
+    recomputed = bytearray(given)
+    if len(tree) > 1:
+        hash_level(recomputed, 0, (len(tree) - 3) // 2)
+    return recomputed == given
 
 
 def is_leaf(tree: Sequence[bytes], i: int) -> bool:

@@ -10,7 +10,7 @@ from eth_utils import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wallet import merkle_hash
+from wallet import keccak_native, merkle_hash
 from wallet.merkle import (
     MerkleTreeError,
     StandardMerkleTree,
@@ -67,14 +67,6 @@ evm_rows = st.lists(
 )
 
 
-@pytest.fixture(params=["arena", "pycryptodome"])
-def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Runs a test with the batch fast path and again with pycryptodome's public API."""
-    if request.param == "pycryptodome":
-        monkeypatch.setattr(merkle_hash, "_backend", lambda: None)
-    return str(request.param)
-
-
 def test_fast_path_is_enabled_here() -> None:
     assert merkle_hash.fast_path_enabled()
 
@@ -100,6 +92,7 @@ def test_builds_below_the_parallel_size_never_fork(monkeypatch: pytest.MonkeyPat
 
 
 def test_large_batches_hashed_by_a_forked_child_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keccak_native, "_library", lambda: None)  # the arena path forks
     messages = [i.to_bytes(64, "big") for i in range(101)]
     expected = [keccak256(m) for m in messages]
     raw = bytes(range(200)) * 7
