@@ -1,9 +1,9 @@
 """The points ledger: append entries, read scores, sums and the export.
 
 Entries are inserted with `ON CONFLICT DO NOTHING` on the cause key, so a cause replayed from
-any process is credited once. The score cache (`engagement_scores`) follows every inserted row
-through a database trigger, in the same statement, so it equals the ledger's sums by
-construction, whoever writes the ledger.
+any process is credited once. The score cache (`engagement_scores`) and the running totals
+(`engagement_member_totals`) follow every inserted row through database triggers, in the same
+statement, so they equal the ledger's sums by construction, whoever writes the ledger.
 """
 
 from __future__ import annotations
@@ -96,10 +96,11 @@ def _entry_statement(dialect: str) -> Any:
 
 async def append(*, session: AsyncSession, entries: Iterable[Entry]) -> list[Entry]:
     """Writes entries whose cause key is new; the database adds their points to the score
-    cache in the same statement (the `engagement_ledger_score` trigger).
+    cache and the member's running totals in the same statement (the `engagement_ledger_score`
+    and `engagement_ledger_totals` triggers).
 
-    Entries are written in `(epoch, member)` order, so two transactions crediting the same
-    members lock their score rows in the same order.
+    Entries are written in `(epoch, member, kind, rule)` order, so two transactions crediting
+    the same members lock their score and totals rows in the same order.
 
     Args:
         session: the caller's transaction; the entries and scores commit or roll back together.
@@ -111,7 +112,7 @@ async def append(*, session: AsyncSession, entries: Iterable[Entry]) -> list[Ent
     written: list[Entry] = []
     now = utcnow()
     insert = _entry_statement(sql.dialect(session))
-    for entry in sorted(entries, key=lambda e: (e.epoch_id, e.member_id)):
+    for entry in sorted(entries, key=lambda e: (e.epoch_id, e.member_id, e.kind, e.rule)):
         params = {name: getattr(entry, name) for name in ENTRY_COLUMNS}
         if (await sql.run(session, insert, {**params, "created_at": now})).rowcount:
             written.append(entry)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.models import Chat
-from core.models_engagement import Epoch, LedgerEntry, Score
+from core.models_engagement import Epoch, LedgerEntry
 from engagement import board, epochs, sql
 from miniapps import registry
 from miniapps.deps import CurrentMember, MemberIdentity, is_member, refuse
@@ -85,8 +85,8 @@ async def points_json(
     assert epoch.id is not None
     made = await board.summary(session=session, epoch_id=epoch.id, member_id=member_id)
     newest = await entries_page(session, epoch_id=epoch.id, member_id=member_id, before=None)
-    score = await session.get(Score, (epoch.id, member_id))
-    points = score.points if score is not None else made.breakdown.total
+    # The totals and the score cache follow the same ledger rows, so they hold the same sum.
+    points = made.breakdown.total
     rank = await board.rank(session=session, epoch_id=epoch.id, chat_id=chat_id, points=points)
     return {
         "points": points,
