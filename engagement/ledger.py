@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
 from core.models_engagement import Epoch, LedgerEntry, Score
+from core.models_totals import MemberTotal
 from engagement import sql
 
 
@@ -143,6 +144,29 @@ async def cached(*, session: AsyncSession, epoch_id: int) -> dict[int, int]:
     stmt = select(t.c.member_id, t.c.points).where(t.c.epoch_id == epoch_id)
     rows = await sql.rows(session, stmt)
     return {int(member): int(points) for member, points in rows}
+
+
+# (member, kind, rule) -> (points, entries)
+RuleSums = dict[tuple[int, str, str], tuple[int, int]]
+
+
+async def rule_sums(*, session: AsyncSession, epoch_id: int) -> RuleSums:
+    """Each member's points and entries per kind and rule in an epoch, from the ledger itself."""
+    t = _ledger()
+    return await _rule_sums(session, t, func.count(), epoch_id)
+
+
+async def rule_totals(*, session: AsyncSession, epoch_id: int) -> RuleSums:
+    """The same as `rule_sums`, from the running totals (for checking them)."""
+    t = MemberTotal.__table__  # type: ignore[attr-defined]
+    return await _rule_sums(session, t, func.sum(t.c.entries), epoch_id)
+
+
+async def _rule_sums(session: AsyncSession, t: Any, entries: Any, epoch_id: int) -> RuleSums:
+    keys = (t.c.member_id, t.c.kind, t.c.rule)
+    stmt = select(*keys, func.sum(t.c.points), entries).where(t.c.epoch_id == epoch_id)
+    rows = await sql.rows(session, stmt.group_by(*keys))
+    return {(int(m), k, r): (int(p), int(n)) for m, k, r, p, n in rows}
 
 
 EXPORT_COLUMNS = (
