@@ -55,69 +55,97 @@ def _app_id(dialect: str, row: str) -> str:
     return f"CASE WHEN {row}kind = 'app' THEN {part} ELSE '' END"
 
 
-def _verdict(dialect: str, *, without_new: bool) -> str:
-    """The final rule and net points of NEW's message, with or without NEW itself.
-
-    The sums are found through the ledger's unique (chat, cause, revision) key: on SQLite the
-    unary `+` keeps the planner off the member's covering index, which would read every row
-    of the member."""
-    plus = "" if dialect == "postgresql" else "+"
-    others = " AND revision <> NEW.revision" if without_new else ""
+def _upsert(dialect: str, *, counted: str, not_counted: str) -> str:
+    """Adds NEW to its totals row; `counted`/`not_counted` are SQL for what NEW's message
+    adds to its decision counts when it is the first row of its message."""
     return (
-        "SELECT f.rule AS final_rule, a.net AS net FROM (SELECT sum(points) AS net,"
-        " max(revision) AS rev FROM engagement_ledger"
-        f" WHERE chat_id = NEW.chat_id AND cause = NEW.cause AND {plus}epoch_id = NEW.epoch_id"
-        f" AND {plus}member_id = NEW.member_id AND {plus}kind = 'message'{others}) a"
-        " JOIN engagement_ledger f"
-        " ON f.chat_id = NEW.chat_id AND f.cause = NEW.cause AND f.revision = a.rev"
-    )
-
-
-def _move(dialect: str, *, sign: str, without_new: bool) -> str:
-    """Adds (`+`) or takes away (`-`) NEW's message under its decision with(out) NEW.
-
-    SQLite has no IF in a trigger, so the kind is checked in the statement there."""
-    guard = "" if dialect == "postgresql" else "NEW.kind = 'message' AND "
-    return (
-        f"UPDATE {TABLE} SET"
-        f" counted = {TABLE}.counted {sign} CASE WHEN v.net > 0 THEN 1 ELSE 0 END,"
-        f" not_counted = {TABLE}.not_counted {sign} CASE WHEN v.net > 0 THEN 0 ELSE 1 END"
-        f" FROM ({_verdict(dialect, without_new=without_new)}) v"
-        f" WHERE {guard}{TABLE}.epoch_id = NEW.epoch_id AND {TABLE}.member_id = NEW.member_id"
-        f" AND {TABLE}.kind = 'message' AND {TABLE}.rule = v.final_rule AND {TABLE}.app_id = '';"
-    )
-
-
-def _statements(dialect: str) -> tuple[str, str]:
-    """The totals upsert, and the message-decision moves (old decision out, new one in)."""
-    upsert = (
         f"INSERT INTO {TABLE} ({COLUMNS}) VALUES (NEW.epoch_id, NEW.member_id, NEW.kind,"
-        f" NEW.rule, {_app_id(dialect, 'NEW.')}, NEW.chat_id, NEW.points, 1, 0, 0)"
+        f" NEW.rule, {_app_id(dialect, 'NEW.')}, NEW.chat_id, NEW.points, 1,"
+        f" {counted}, {not_counted})"
         " ON CONFLICT (epoch_id, member_id, kind, rule, app_id) DO UPDATE SET"
-        f" points = {TABLE}.points + excluded.points, entries = {TABLE}.entries + 1;"
+        f" points = {TABLE}.points + excluded.points, entries = {TABLE}.entries + 1,"
+        f" counted = {TABLE}.counted + excluded.counted,"
+        f" not_counted = {TABLE}.not_counted + excluded.not_counted;"
     )
-    moves = " ".join(
-        (
-            _move(dialect, sign="-", without_new=True),
-            _move(dialect, sign="+", without_new=False),
+
+
+def _decision_row(rule: str) -> str:
+    """The totals row of NEW's member whose message decisions are under `rule`."""
+    return (
+        f"{TABLE}.epoch_id = NEW.epoch_id AND {TABLE}.member_id = NEW.member_id"
+        f" AND {TABLE}.kind = 'message' AND {TABLE}.rule = {rule} AND {TABLE}.app_id = ''"
+    )
+
+
+def _count(sign: str, net: str) -> str:
+    return (
+        f"counted = {TABLE}.counted {sign} CASE WHEN {net} > 0 THEN 1 ELSE 0 END,"
+        f" not_counted = {TABLE}.not_counted {sign} CASE WHEN {net} > 0 THEN 0 ELSE 1 END"
+    )
+
+
+# The rows of NEW's message other than NEW: their net points, highest revision, and the rule
+# of that revision. Found through the ledger's unique (chat, cause, revision) key; on SQLite
+# the unary `+` keeps the planner off the member's covering index (every row of the member).
+PRIOR = (
+    "SELECT f.rule AS final_rule, a.net AS net, a.rev AS rev FROM (SELECT sum(points) AS net,"
+    " max(revision) AS rev FROM engagement_ledger"
+    " WHERE chat_id = NEW.chat_id AND cause = NEW.cause AND {plus}epoch_id = NEW.epoch_id"
+    " AND {plus}member_id = NEW.member_id AND {plus}kind = 'message'{others}) a"
+    " JOIN engagement_ledger f"
+    " ON f.chat_id = NEW.chat_id AND f.cause = NEW.cause AND f.revision = a.rev"
+)
+
+
+def _postgresql_body() -> str:
+    """The common case, a message's first row, costs one lookup and the upsert; only a
+    correction moves the message from its old decision to its new one."""
+    prior = PRIOR.format(plus="", others=" AND revision <> NEW.revision")
+    first = "NEW.kind = 'message' AND prior_rule IS NULL"
+    upsert = _upsert(
+        "postgresql",
+        counted=f"CASE WHEN {first} AND NEW.points > 0 THEN 1 ELSE 0 END",
+        not_counted=f"CASE WHEN {first} AND NEW.points <= 0 THEN 1 ELSE 0 END",
+    )
+    final = "CASE WHEN NEW.revision > prior_rev THEN NEW.rule ELSE prior_rule END"
+    return (
+        "DECLARE prior_rule text; prior_net bigint; prior_rev integer; BEGIN"
+        " IF NEW.kind = 'message' THEN"
+        " SELECT p.final_rule, p.net, p.rev INTO prior_rule, prior_net, prior_rev"
+        f" FROM ({prior}) p;"
+        f" END IF; {upsert}"
+        " IF prior_rule IS NOT NULL THEN"
+        f" UPDATE {TABLE} SET {_count('-', 'prior_net')} WHERE {_decision_row('prior_rule')};"
+        f" UPDATE {TABLE} SET {_count('+', 'prior_net + NEW.points')}"
+        f" WHERE {_decision_row(final)};"
+        " END IF; RETURN NULL; END"
+    )
+
+
+def _sqlite_body() -> str:
+    """SQLite has no variables or IF in a trigger: every message row takes its message out of
+    the decision it had without this row (if any), then into the one it has with it."""
+    moves = []
+    for sign, others in (("-", " AND revision <> NEW.revision"), ("+", "")):
+        prior = PRIOR.format(plus="+", others=others)
+        moves.append(
+            f"UPDATE {TABLE} SET {_count(sign, 'v.net')} FROM ({prior}) v"
+            f" WHERE NEW.kind = 'message' AND {_decision_row('v.final_rule')};"
         )
-    )
-    return upsert, moves
+    return f"BEGIN {_upsert('sqlite', counted='0', not_counted='0')} {' '.join(moves)} END"
 
 
 def totals_ddl(dialect: str) -> list[str]:
     """The trigger that keeps the totals with every ledger insert, for `dialect`, idempotent."""
-    upsert, moves = _statements(dialect)
     if dialect == "postgresql":
         return [
             f"CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$"
-            f" BEGIN {upsert} IF NEW.kind = 'message' THEN {moves} END IF; RETURN NULL; END $$",
+            f" {_postgresql_body()} $$",
             f"CREATE OR REPLACE TRIGGER {TRIGGER} AFTER INSERT ON engagement_ledger"
             f" FOR EACH ROW EXECUTE FUNCTION {TRIGGER}()",
         ]
     return [
-        f"CREATE TRIGGER IF NOT EXISTS {TRIGGER} AFTER INSERT ON engagement_ledger"
-        f" BEGIN {upsert} {moves} END"
+        f"CREATE TRIGGER IF NOT EXISTS {TRIGGER} AFTER INSERT ON engagement_ledger {_sqlite_body()}"
     ]
 
 

@@ -228,6 +228,36 @@ async def test_concurrent_transactions_keep_the_totals(sessions: Sessions) -> No
     assert totals[(epoch_id, 8, "app", "app:x", "a")] == (48, 24, 0, 0)
 
 
+# A message's revisions in a scrambled order (each also delivered twice): a later revision
+# first, then the one it corrects, then one in between.
+SCRAMBLED = [
+    ("msg:1", 2, "duplicate", -5),
+    ("msg:2", 0, "message", 10),
+    ("msg:1", 0, "message", 10),
+    ("msg:2", 1, "cooldown", -10),
+    ("msg:1", 1, "cooldown", -3),
+    ("msg:3", 1, "message", 10),
+    ("msg:3", 0, "cooldown", 0),
+]
+
+
+async def test_revisions_out_of_order_on_each_database(sessions: Sessions) -> None:
+    """Whatever order a message's revisions are written in, one at a time, it ends under its
+    highest revision's rule, counted iff its net is positive."""
+    epoch_id = await open_epoch(sessions)
+    for cause, revision, rule, points in [*SCRAMBLED, *SCRAMBLED]:
+        async with transaction(sessions) as session:
+            await ledger.append(
+                session=session,
+                entries=[entry(epoch_id, 7, cause, revision=revision, rule=rule, points=points)],
+            )
+        await assert_totals_match_the_ledger(sessions)
+    async with sessions() as session:
+        made = await board.breakdown(session=session, epoch_id=epoch_id, member_id=7)
+    # msg:1 nets 2 under `duplicate`; msg:2 nets 0 under `cooldown`; msg:3 nets 10.
+    assert (made.counted_messages, made.not_counted) == (2, {"cooldown": 1})
+
+
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One migrated SQLite database for all the examples; each writes in a group of its own."""

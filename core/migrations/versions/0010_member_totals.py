@@ -29,12 +29,14 @@ RULES = {
             "instr(substr(NEW.cause, 5) || ':', ':') - 1) ELSE '' END, NEW.chat_id, NEW.points, 1, 0,"
             ' 0) ON CONFLICT (epoch_id, member_id, kind, rule, app_id) DO UPDATE SET points = '
             'engagement_member_totals.points + excluded.points, entries = '
-            'engagement_member_totals.entries + 1; UPDATE engagement_member_totals SET counted = '
+            'engagement_member_totals.entries + 1, counted = engagement_member_totals.counted + '
+            'excluded.counted, not_counted = engagement_member_totals.not_counted + '
+            'excluded.not_counted; UPDATE engagement_member_totals SET counted = '
             'engagement_member_totals.counted - CASE WHEN v.net > 0 THEN 1 ELSE 0 END, not_counted = '
             'engagement_member_totals.not_counted - CASE WHEN v.net > 0 THEN 0 ELSE 1 END FROM '
-            '(SELECT f.rule AS final_rule, a.net AS net FROM (SELECT sum(points) AS net, '
-            'max(revision) AS rev FROM engagement_ledger WHERE chat_id = NEW.chat_id AND cause = '
-            'NEW.cause AND +epoch_id = NEW.epoch_id AND +member_id = NEW.member_id AND +kind = '
+            '(SELECT f.rule AS final_rule, a.net AS net, a.rev AS rev FROM (SELECT sum(points) AS '
+            'net, max(revision) AS rev FROM engagement_ledger WHERE chat_id = NEW.chat_id AND cause ='
+            ' NEW.cause AND +epoch_id = NEW.epoch_id AND +member_id = NEW.member_id AND +kind = '
             "'message' AND revision <> NEW.revision) a JOIN engagement_ledger f ON f.chat_id = "
             "NEW.chat_id AND f.cause = NEW.cause AND f.revision = a.rev) v WHERE NEW.kind = 'message'"
             ' AND engagement_member_totals.epoch_id = NEW.epoch_id AND '
@@ -43,9 +45,9 @@ RULES = {
             "engagement_member_totals.app_id = ''; UPDATE engagement_member_totals SET counted = "
             'engagement_member_totals.counted + CASE WHEN v.net > 0 THEN 1 ELSE 0 END, not_counted = '
             'engagement_member_totals.not_counted + CASE WHEN v.net > 0 THEN 0 ELSE 1 END FROM '
-            '(SELECT f.rule AS final_rule, a.net AS net FROM (SELECT sum(points) AS net, '
-            'max(revision) AS rev FROM engagement_ledger WHERE chat_id = NEW.chat_id AND cause = '
-            'NEW.cause AND +epoch_id = NEW.epoch_id AND +member_id = NEW.member_id AND +kind = '
+            '(SELECT f.rule AS final_rule, a.net AS net, a.rev AS rev FROM (SELECT sum(points) AS '
+            'net, max(revision) AS rev FROM engagement_ledger WHERE chat_id = NEW.chat_id AND cause ='
+            ' NEW.cause AND +epoch_id = NEW.epoch_id AND +member_id = NEW.member_id AND +kind = '
             "'message') a JOIN engagement_ledger f ON f.chat_id = NEW.chat_id AND f.cause = NEW.cause"
             " AND f.revision = a.rev) v WHERE NEW.kind = 'message' AND "
             'engagement_member_totals.epoch_id = NEW.epoch_id AND engagement_member_totals.member_id '
@@ -57,33 +59,36 @@ RULES = {
     'postgresql': [
         (
             'CREATE OR REPLACE FUNCTION engagement_ledger_totals() RETURNS trigger LANGUAGE plpgsql '
-            'AS $$ BEGIN INSERT INTO engagement_member_totals (epoch_id, member_id, kind, rule, '
-            'app_id, chat_id, points, entries, counted, not_counted) VALUES (NEW.epoch_id, '
-            "NEW.member_id, NEW.kind, NEW.rule, CASE WHEN NEW.kind = 'app' THEN split_part(NEW.cause,"
-            " ':', 2) ELSE '' END, NEW.chat_id, NEW.points, 1, 0, 0) ON CONFLICT (epoch_id, "
-            'member_id, kind, rule, app_id) DO UPDATE SET points = engagement_member_totals.points + '
-            "excluded.points, entries = engagement_member_totals.entries + 1; IF NEW.kind = 'message'"
-            ' THEN UPDATE engagement_member_totals SET counted = engagement_member_totals.counted - '
-            'CASE WHEN v.net > 0 THEN 1 ELSE 0 END, not_counted = '
-            'engagement_member_totals.not_counted - CASE WHEN v.net > 0 THEN 0 ELSE 1 END FROM '
-            '(SELECT f.rule AS final_rule, a.net AS net FROM (SELECT sum(points) AS net, '
-            'max(revision) AS rev FROM engagement_ledger WHERE chat_id = NEW.chat_id AND cause = '
-            "NEW.cause AND epoch_id = NEW.epoch_id AND member_id = NEW.member_id AND kind = 'message'"
-            ' AND revision <> NEW.revision) a JOIN engagement_ledger f ON f.chat_id = NEW.chat_id AND'
-            ' f.cause = NEW.cause AND f.revision = a.rev) v WHERE engagement_member_totals.epoch_id ='
-            ' NEW.epoch_id AND engagement_member_totals.member_id = NEW.member_id AND '
-            "engagement_member_totals.kind = 'message' AND engagement_member_totals.rule = "
-            "v.final_rule AND engagement_member_totals.app_id = ''; UPDATE engagement_member_totals "
-            'SET counted = engagement_member_totals.counted + CASE WHEN v.net > 0 THEN 1 ELSE 0 END, '
-            'not_counted = engagement_member_totals.not_counted + CASE WHEN v.net > 0 THEN 0 ELSE 1 '
-            'END FROM (SELECT f.rule AS final_rule, a.net AS net FROM (SELECT sum(points) AS net, '
-            'max(revision) AS rev FROM engagement_ledger WHERE chat_id = NEW.chat_id AND cause = '
-            'NEW.cause AND epoch_id = NEW.epoch_id AND member_id = NEW.member_id AND kind = '
-            "'message') a JOIN engagement_ledger f ON f.chat_id = NEW.chat_id AND f.cause = NEW.cause"
-            ' AND f.revision = a.rev) v WHERE engagement_member_totals.epoch_id = NEW.epoch_id AND '
+            'AS $$ DECLARE prior_rule text; prior_net bigint; prior_rev integer; BEGIN IF NEW.kind = '
+            "'message' THEN SELECT p.final_rule, p.net, p.rev INTO prior_rule, prior_net, prior_rev "
+            'FROM (SELECT f.rule AS final_rule, a.net AS net, a.rev AS rev FROM (SELECT sum(points) '
+            'AS net, max(revision) AS rev FROM engagement_ledger WHERE chat_id = NEW.chat_id AND '
+            'cause = NEW.cause AND epoch_id = NEW.epoch_id AND member_id = NEW.member_id AND kind = '
+            "'message' AND revision <> NEW.revision) a JOIN engagement_ledger f ON f.chat_id = "
+            'NEW.chat_id AND f.cause = NEW.cause AND f.revision = a.rev) p; END IF; INSERT INTO '
+            'engagement_member_totals (epoch_id, member_id, kind, rule, app_id, chat_id, points, '
+            'entries, counted, not_counted) VALUES (NEW.epoch_id, NEW.member_id, NEW.kind, NEW.rule, '
+            "CASE WHEN NEW.kind = 'app' THEN split_part(NEW.cause, ':', 2) ELSE '' END, NEW.chat_id, "
+            "NEW.points, 1, CASE WHEN NEW.kind = 'message' AND prior_rule IS NULL AND NEW.points > 0 "
+            "THEN 1 ELSE 0 END, CASE WHEN NEW.kind = 'message' AND prior_rule IS NULL AND NEW.points "
+            '<= 0 THEN 1 ELSE 0 END) ON CONFLICT (epoch_id, member_id, kind, rule, app_id) DO UPDATE '
+            'SET points = engagement_member_totals.points + excluded.points, entries = '
+            'engagement_member_totals.entries + 1, counted = engagement_member_totals.counted + '
+            'excluded.counted, not_counted = engagement_member_totals.not_counted + '
+            'excluded.not_counted; IF prior_rule IS NOT NULL THEN UPDATE engagement_member_totals SET'
+            ' counted = engagement_member_totals.counted - CASE WHEN prior_net > 0 THEN 1 ELSE 0 END,'
+            ' not_counted = engagement_member_totals.not_counted - CASE WHEN prior_net > 0 THEN 0 '
+            'ELSE 1 END WHERE engagement_member_totals.epoch_id = NEW.epoch_id AND '
             'engagement_member_totals.member_id = NEW.member_id AND engagement_member_totals.kind = '
-            "'message' AND engagement_member_totals.rule = v.final_rule AND "
-            "engagement_member_totals.app_id = ''; END IF; RETURN NULL; END $$"
+            "'message' AND engagement_member_totals.rule = prior_rule AND "
+            "engagement_member_totals.app_id = ''; UPDATE engagement_member_totals SET counted = "
+            'engagement_member_totals.counted + CASE WHEN prior_net + NEW.points > 0 THEN 1 ELSE 0 '
+            'END, not_counted = engagement_member_totals.not_counted + CASE WHEN prior_net + '
+            'NEW.points > 0 THEN 0 ELSE 1 END WHERE engagement_member_totals.epoch_id = NEW.epoch_id '
+            'AND engagement_member_totals.member_id = NEW.member_id AND engagement_member_totals.kind'
+            " = 'message' AND engagement_member_totals.rule = CASE WHEN NEW.revision > prior_rev THEN"
+            " NEW.rule ELSE prior_rule END AND engagement_member_totals.app_id = ''; END IF; RETURN "
+            'NULL; END $$'
         ),
         (
             'CREATE OR REPLACE TRIGGER engagement_ledger_totals AFTER INSERT ON engagement_ledger FOR'
