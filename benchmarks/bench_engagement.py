@@ -7,8 +7,9 @@ ledger must hold one decision per message and exactly the points that `engagemen
 gives when it judges the same messages in date order.
 
 The read side seeds a group of 100,000 members with 5,000,000 ledger entries by bulk inserts
-(SQL-side generators, indexes built afterwards) and times what `/points` and `/top` do in the
-database, rendering included. Seeding takes minutes, so the seeded databases are kept (a file
+(SQL-side generators; indexes, the score cache and the running totals built afterwards, the
+totals by the migration's own backfill statements) and times what `/points` and `/top` do in
+the database, rendering included. Seeding takes minutes, so the seeded databases are kept (a file
 in the temp folder, a PostgreSQL database named after a fingerprint of the seed and of the
 schema of the tables it involves) and reused by later runs while those stay the same.
 """
@@ -41,6 +42,8 @@ from benchmarks.load import CHAT, body
 from core.clock import from_timestamp
 from core.migrate import upgrade
 from core.models_engagement import engagement_ddl
+from core.models_totals import TRIGGER as TOTALS_TRIGGER
+from core.models_totals import totals_backfill, totals_ddl
 from engagement.ingest import IncomingMessage, facts_of
 from engagement.rules import DEFAULT_RULES
 from engagement.scoring import MemberState, replay
@@ -104,13 +107,26 @@ def check_ledger(url: str, update_ids: list[int]) -> str:
         " WHERE kind = 'message'",
     )
     ((cached,),) = query(url, "SELECT coalesce(sum(points), 0) FROM engagement_scores")
-    if (decided, summed, cached) != (sent, points, points):
+    # The running totals of messages: the same points, rows and one decision per message.
+    ((totalled, entries, judged),) = query(
+        url,
+        "SELECT coalesce(sum(points), 0), coalesce(sum(entries), 0),"
+        " coalesce(sum(counted + not_counted), 0) FROM engagement_member_totals"
+        " WHERE kind = 'message'",
+    )
+    if (decided, summed, cached, totalled, entries, judged) != (
+        sent, points, points, points, rows, sent,
+    ):  # fmt: skip
         msg = (
             f"ledger: {decided} decisions for {sent} messages, {summed} points "
-            f"(cache {cached}), expected {points}"
+            f"(cache {cached}; totals {totalled} points, {entries} rows, {judged} decisions),"
+            f" expected {points}"
         )
         raise AssertionError(msg)
-    return f"{decided} messages judged ({rows} rows), {summed} points = cache = date-order replay"
+    return (
+        f"{decided} messages judged ({rows} rows), {summed} points"
+        " = cache = totals = date-order replay"
+    )
 
 
 def measure(kind: str, handler: str) -> tuple[list[float], str]:
@@ -194,6 +210,7 @@ SEEDED_TABLES = (
     "engagement_epochs",
     "engagement_ledger",
     "engagement_scores",
+    "engagement_member_totals",
     "engagement_standing",
 )
 
@@ -211,7 +228,12 @@ def fingerprint() -> str:
             digest.update(str(CreateTable(table).compile(dialect=dialect)).encode())
             for index in sorted(table.indexes, key=lambda i: str(i.name)):
                 digest.update(str(CreateIndex(index).compile(dialect=dialect)).encode())
-        digest.update("\n".join(engagement_ddl(dialect.name)).encode())
+        for sql in (
+            *engagement_ddl(dialect.name),
+            *totals_ddl(dialect.name),
+            *totals_backfill(dialect.name),
+        ):
+            digest.update(sql.encode())
     return digest.hexdigest()[:12]
 
 
@@ -243,8 +265,10 @@ def seed_sqlite(path: Path) -> None:
         for sql in SETUP_SQL:
             conn.execute(sql.format(**params))
         conn.execute(MEMBERS_SQL.format(**params, series=series.format(last=MEMBERS - 1)))
-        # Indexes and the score trigger are rebuilt once after the bulk insert, not per row.
+        # Indexes, the score trigger and the running totals are built once after the bulk
+        # insert, not per row; the totals by the migration's own backfill statements.
         conn.execute("DROP TRIGGER engagement_ledger_score")
+        conn.execute(f"DROP TRIGGER {TOTALS_TRIGGER}")
         for name in LEDGER_INDEXES:
             conn.execute(f"DROP INDEX {name}")
         at = "datetime(1762000000 + i / 3, 'unixepoch') || '.000000'"
@@ -252,7 +276,11 @@ def seed_sqlite(path: Path) -> None:
         for name, target in LEDGER_INDEXES.items():
             conn.execute(f"CREATE INDEX {name} ON {target}")
         conn.execute(SCORES_SQL)
-        for statement in engagement_ddl("sqlite"):
+        for statement in (
+            *totals_backfill("sqlite"),
+            *engagement_ddl("sqlite"),
+            *totals_ddl("sqlite"),
+        ):
             conn.execute(statement)
         conn.execute(STANDING_SQL.format(**params))
         conn.execute("ANALYZE")
@@ -286,7 +314,8 @@ async def seed_postgres(name: str) -> None:
             await conn.execute(f"ALTER TABLE engagement_ledger DROP CONSTRAINT {constraint}")
         for index in LEDGER_INDEXES:
             await conn.execute(f"DROP INDEX {index}")
-        await conn.execute("ALTER TABLE engagement_ledger DISABLE TRIGGER engagement_ledger_score")
+        for trigger in ("engagement_ledger_score", TOTALS_TRIGGER):
+            await conn.execute(f"ALTER TABLE engagement_ledger DISABLE TRIGGER {trigger}")
         await conn.execute(
             LEDGER_SQL.format(
                 **params,
@@ -301,7 +330,10 @@ async def seed_postgres(name: str) -> None:
         for index, target in LEDGER_INDEXES.items():
             await conn.execute(f"CREATE INDEX {index} ON {target}")
         await conn.execute(SCORES_SQL)
-        await conn.execute("ALTER TABLE engagement_ledger ENABLE TRIGGER engagement_ledger_score")
+        for statement in totals_backfill("postgresql"):
+            await conn.execute(statement)
+        for trigger in ("engagement_ledger_score", TOTALS_TRIGGER):
+            await conn.execute(f"ALTER TABLE engagement_ledger ENABLE TRIGGER {trigger}")
         await conn.execute(STANDING_SQL.format(**params))
         await conn.execute("VACUUM ANALYZE")
     finally:
@@ -399,8 +431,23 @@ async def time_reads(url: str) -> tuple[list[float], list[float]]:
     return points_p99, top_p99
 
 
+def check_seed(url: str) -> None:
+    """The seeded totals hold every entry once, the score cache's points, and one decision
+    per message (each seeded entry is a message of its own)."""
+    ((points, entries, decisions),) = query(
+        url,
+        "SELECT sum(points), sum(entries), sum(counted + not_counted)"
+        " FROM engagement_member_totals",
+    )
+    ((cached,),) = query(url, "SELECT sum(points) FROM engagement_scores")
+    if (points, entries, decisions) != (cached, ENTRIES, ENTRIES):
+        msg = f"seeded totals: {points} points (cache {cached}), {entries} entries, {decisions}"
+        raise AssertionError(msg)
+
+
 def reads(kind: str) -> list[Row]:
     with big_group(kind) as (url, origin):
+        check_seed(url)
         points_p99, top_p99 = asyncio.run(time_reads(url))
     scale = f"{MEMBERS:,} members, {ENTRIES:,} entries"
     note = f"{scale}, {EXCLUDED} excluded; data {origin}; p99 of {CALLS} calls per sample"

@@ -118,23 +118,34 @@ def rules_in_force(chat: ChatOption, epoch: EpochOption) -> None:
 
 @ledger_app.command("check")
 def check(chat: ChatOption, epoch: EpochOption) -> None:
-    """Recomputes every member's score from the ledger and compares it with the cache."""
+    """Recomputes every member's score, and points per rule, from the ledger and compares them
+    with the score cache and the running totals."""
     from engagement import ledger
 
-    async def work(session: AsyncSession) -> tuple[dict[int, int], dict[int, int]]:
+    async def work(session: AsyncSession) -> tuple[dict[int, int], dict[int, int], Any, Any]:
         found = await _epoch(session, chat, epoch)
         return (
             await ledger.sums(session=session, epoch_id=found.id),
             await ledger.cached(session=session, epoch_id=found.id),
+            await ledger.rule_sums(session=session, epoch_id=found.id),
+            await ledger.rule_totals(session=session, epoch_id=found.id),
         )
 
-    summed, cached = _run(work)
+    summed, cached, by_rule, totals = _run(work)
     members = set(summed) | set(cached)
     wrong = sorted(m for m in members if summed.get(m, 0) != cached.get(m, 0))
     for member in wrong:
         typer.echo(
             f"member {member}: ledger {summed.get(member, 0)}, cache {cached.get(member, 0)}"
         )
-    if wrong:
+    drifted = sorted(k for k in set(by_rule) | set(totals) if by_rule.get(k) != totals.get(k))
+    for member, kind, rule in drifted:
+        points, entries = by_rule.get((member, kind, rule), (0, 0))
+        kept = totals.get((member, kind, rule), (0, 0))
+        typer.echo(
+            f"member {member} {kind}/{rule}: ledger {points} points in {entries} entries,"
+            f" totals {kept[0]} points in {kept[1]} entries"
+        )
+    if wrong or drifted:
         raise typer.Exit(1)
     typer.echo(f"ok: {len(members)} members, {sum(summed.values())} points")

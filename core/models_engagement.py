@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
+from core.models_totals import totals_ddl, totals_drop_ddl
 from core.types import UTCDateTime
 
 # SQLite autoincrements only an INTEGER primary key; PostgreSQL gets a 64-bit one.
@@ -277,7 +278,8 @@ class StandingPublic(StandingBase):
 # Database-side rules, created with the tables (by the migration, and by `create_all`):
 #
 # * every row inserted into the ledger adds its points to `engagement_scores` (a trigger), so
-#   the score cache cannot drift from the ledger, whoever writes it;
+#   the score cache cannot drift from the ledger, whoever writes it; another trigger keeps the
+#   finer running totals of `core.models_totals` the same way;
 # * `engagement_intake` is a view that takes a message's ledger entry together with the
 #   member's new scorer state, so the hot path writes both in one statement.
 INTAKE_ENTRY = (
@@ -376,12 +378,14 @@ def _concerns_us(tables: Any) -> bool:
 @event.listens_for(SQLModel.metadata, "after_create")
 def _create_rules(target: Any, connection: Any, tables: Any = None, **_: Any) -> None:
     if _concerns_us(tables):
-        for statement in engagement_ddl(connection.dialect.name):
+        dialect = connection.dialect.name
+        for statement in [*engagement_ddl(dialect), *totals_ddl(dialect)]:
             connection.exec_driver_sql(statement)
 
 
 @event.listens_for(SQLModel.metadata, "before_drop")
 def _drop_rules(target: Any, connection: Any, tables: Any = None, **_: Any) -> None:
     if _concerns_us(tables):
-        for statement in engagement_drop_ddl(connection.dialect.name):
+        dialect = connection.dialect.name
+        for statement in [*totals_drop_ddl(dialect), *engagement_drop_ddl(dialect)]:
             connection.exec_driver_sql(statement)

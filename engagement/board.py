@@ -1,21 +1,21 @@
 """What members see: a score with its rank and explanation, the leaderboard, allocation inputs.
 
-Reads only the score cache and one member's ledger rows, so they stay fast for a group of
+Reads only the score cache and one member's running totals, so they stay fast for a group of
 100,000 members with millions of entries.
 """
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import and_, exists, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.models import Chat, Member, Membership
-from core.models_engagement import Epoch, LedgerEntry, Score, Standing
+from core.models_engagement import Epoch, Score, Standing
+from core.models_totals import MemberTotal
 from engagement import sql
 from engagement.review import EXCLUDED
 
@@ -105,122 +105,50 @@ class Summary:
     by_rule: tuple[RuleSum, ...]
 
 
-# Summaries by (epoch, member), with the (row count, highest id, point sum) of the ledger rows
-# they were made from. The ledger is append-only, so that triple moves with every new row
-# (a row committed late under a lower id still changes the count): a summary is reused only
-# while nothing was added, and rebuilding one reads every row of the member in the epoch.
-# One store per engine, as ids mean nothing across databases; it goes with its engine.
-SUMMARY_CACHE_SIZE = 4096
-Known = OrderedDict[tuple[int, int], tuple[tuple[int, int, int], Summary]]
-_summaries: WeakKeyDictionary[Any, Known] = WeakKeyDictionary()
-
-
 def _mine(t: Any, epoch_id: int, member_id: int) -> tuple[Any, Any]:
     return (t.c.epoch_id == epoch_id, t.c.member_id == member_id)
 
 
-async def _sums(
-    session: AsyncSession, t: Any, epoch_id: int, member_id: int
-) -> tuple[Counter[str], list[RuleSum]]:
-    """Points by kind and by rule (with entry counts), in one pass over the covering index."""
-    stmt = (
-        select(t.c.kind, t.c.rule, func.sum(t.c.points), func.count())
-        .where(*_mine(t, epoch_id, member_id))
-        .group_by(t.c.kind, t.c.rule)
+async def summary(*, session: AsyncSession, epoch_id: int, member_id: int) -> Summary:
+    """The member's ledger in the epoch summed up, from its running totals: one read of the
+    member's few totals rows, however long the member's ledger (see `core.models_totals`).
+
+    Points per kind and per rule (with their entry counts), and the member's messages by
+    their final decision: a message counts when its net points are positive; the others are
+    counted under the rule of their highest revision, which says why they earned nothing."""
+    t = MemberTotal.__table__  # type: ignore[attr-defined]
+    stmt = select(t.c.kind, t.c.rule, t.c.points, t.c.entries, t.c.counted, t.c.not_counted).where(
+        *_mine(t, epoch_id, member_id)
     )
     by_kind: Counter[str] = Counter()
     by_rule: Counter[str] = Counter()
     entries: Counter[str] = Counter()
-    for kind, rule, total, n in await sql.rows(session, stmt):
-        by_kind[kind] += int(total or 0)
-        by_rule[rule] += int(total or 0)
+    reasons: Counter[str] = Counter()
+    counted = 0
+    for kind, rule, points, n, yes, no in await sql.rows(session, stmt):
+        by_kind[kind] += int(points)
+        by_rule[rule] += int(points)
         entries[rule] += int(n)
-    rules = sorted(
-        (RuleSum(rule, p, entries[rule]) for rule, p in by_rule.items()),
-        key=lambda r: (-r.points, r.rule),
-    )
-    return by_kind, rules
-
-
-async def _verdicts(
-    session: AsyncSession, t: Any, epoch_id: int, member_id: int
-) -> tuple[int, dict[str, int]]:
-    """How many of the member's messages count, and why the others do not: each message's
-    final decision is its highest revision, and it counts when its net points are positive.
-    The final row is found through the ledger's unique (chat, cause, revision) key. Grouping
-    by cause alone (an epoch has one chat) keeps the scan on the member's rows: grouping by
-    (chat, cause) made SQLite walk the whole ledger in that unique key's order."""
-    message = (*_mine(t, epoch_id, member_id), t.c.kind == "message")
-    per = (
-        select(
-            func.min(t.c.chat_id).label("chat_id"),
-            t.c.cause,
-            (func.sum(t.c.points) > 0).label("counts"),
-            func.max(t.c.revision).label("rev"),
-        )
-        .where(*message)
-        .group_by(t.c.cause)
-        .subquery()
-    )
-    final = t.alias("final")
-    # Only messages that earned nothing need their final rule: the others skip the lookup.
-    stmt = (
-        select(final.c.rule, func.count())
-        .select_from(
-            per.outerjoin(
-                final,
-                (final.c.chat_id == per.c.chat_id)
-                & (final.c.cause == per.c.cause)
-                & (final.c.revision == per.c.rev)
-                & ~per.c.counts,
-            )
-        )
-        .group_by(final.c.rule)
-    )
-    counted, reasons = 0, {}
-    for rule, n in await sql.rows(session, stmt):
-        if rule is None:
-            counted += int(n)
-        else:
-            reasons[rule] = int(n)
-    return counted, dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
-
-
-async def summary(*, session: AsyncSession, epoch_id: int, member_id: int) -> Summary:
-    """The member's ledger in the epoch summed up, aggregated in the database and reused
-    while the member has no new rows."""
-    t = LedgerEntry.__table__  # type: ignore[attr-defined]
-    key = (epoch_id, member_id)
-    state_row = (
-        await sql.rows(
-            session,
-            select(func.count(), func.max(t.c.id), func.sum(t.c.points)).where(
-                *_mine(t, epoch_id, member_id)
-            ),
-        )
-    )[0]
-    state = (int(state_row[0]), int(state_row[1] or 0), int(state_row[2] or 0))
-    store = _summaries.setdefault((await session.connection()).sync_engine, OrderedDict())
-    known = store.get(key)
-    if known is not None and known[0] == state:
-        store.move_to_end(key)
-        return known[1]
-    by_kind, by_rule = await _sums(session, t, epoch_id, member_id)
-    counted, not_counted = await _verdicts(session, t, epoch_id, member_id)
-    made = Summary(
+        counted += int(yes)
+        reasons[rule] += int(no)
+    return Summary(
         breakdown=Breakdown(
             total=sum(by_kind.values()),
             by_kind={k: v for k, v in sorted(by_kind.items()) if v},
             counted_messages=counted,
-            not_counted=not_counted,
+            not_counted=dict(sorted(((r, n) for r, n in reasons.items() if n), key=_most)),
         ),
-        by_rule=tuple(by_rule),
+        by_rule=tuple(
+            sorted(
+                (RuleSum(rule, p, entries[rule]) for rule, p in by_rule.items()),
+                key=lambda r: (-r.points, r.rule),
+            )
+        ),
     )
-    store[key] = (state, made)
-    store.move_to_end(key)
-    while len(store) > SUMMARY_CACHE_SIZE:
-        store.popitem(last=False)
-    return made
+
+
+def _most(item: tuple[str, int]) -> tuple[int, str]:
+    return (-item[1], item[0])
 
 
 async def breakdown(*, session: AsyncSession, epoch_id: int, member_id: int) -> Breakdown:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
-from core.models_engagement import LedgerEntry
+from core.models_totals import MemberTotal
 from engagement import ledger, rules, sql, state
 from engagement.scoring import effective_time
 
@@ -130,13 +130,13 @@ async def app_event(
 
 
 async def app_points(*, session: AsyncSession, epoch_id: int, member_id: int, app_id: str) -> int:
-    """What one app's events have given a member in an epoch (the sum its cap bounds)."""
-    t = LedgerEntry.__table__  # type: ignore[attr-defined]
-    prefix = ledger.app_cause(app_id, "")
+    """What one app's events have given a member in an epoch (the sum its cap bounds), read
+    from the member's running totals rather than summed over the ledger."""
+    t = MemberTotal.__table__  # type: ignore[attr-defined]
     stmt = select(func.coalesce(func.sum(t.c.points), 0)).where(
         t.c.epoch_id == epoch_id,
         t.c.member_id == member_id,
         t.c.kind == "app",
-        func.substr(t.c.cause, 1, len(prefix)) == prefix,
+        t.c.app_id == app_id,
     )
     return int(await sql.scalar(session, stmt) or 0)

@@ -1,9 +1,9 @@
 """The points ledger: append entries, read scores, sums and the export.
 
 Entries are inserted with `ON CONFLICT DO NOTHING` on the cause key, so a cause replayed from
-any process is credited once. The score cache (`engagement_scores`) follows every inserted row
-through a database trigger, in the same statement, so it equals the ledger's sums by
-construction, whoever writes the ledger.
+any process is credited once. The score cache (`engagement_scores`) and the running totals
+(`engagement_member_totals`) follow every inserted row through database triggers, in the same
+statement, so they equal the ledger's sums by construction, whoever writes the ledger.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
 from core.models_engagement import Epoch, LedgerEntry, Score
+from core.models_totals import MemberTotal
 from engagement import sql
 
 
@@ -96,10 +97,11 @@ def _entry_statement(dialect: str) -> Any:
 
 async def append(*, session: AsyncSession, entries: Iterable[Entry]) -> list[Entry]:
     """Writes entries whose cause key is new; the database adds their points to the score
-    cache in the same statement (the `engagement_ledger_score` trigger).
+    cache and the member's running totals in the same statement (the `engagement_ledger_score`
+    and `engagement_ledger_totals` triggers).
 
-    Entries are written in `(epoch, member)` order, so two transactions crediting the same
-    members lock their score rows in the same order.
+    Entries are written in `(epoch, member, kind, rule)` order, so two transactions crediting
+    the same members lock their score and totals rows in the same order.
 
     Args:
         session: the caller's transaction; the entries and scores commit or roll back together.
@@ -111,7 +113,7 @@ async def append(*, session: AsyncSession, entries: Iterable[Entry]) -> list[Ent
     written: list[Entry] = []
     now = utcnow()
     insert = _entry_statement(sql.dialect(session))
-    for entry in sorted(entries, key=lambda e: (e.epoch_id, e.member_id)):
+    for entry in sorted(entries, key=lambda e: (e.epoch_id, e.member_id, e.kind, e.rule)):
         params = {name: getattr(entry, name) for name in ENTRY_COLUMNS}
         if (await sql.run(session, insert, {**params, "created_at": now})).rowcount:
             written.append(entry)
@@ -142,6 +144,29 @@ async def cached(*, session: AsyncSession, epoch_id: int) -> dict[int, int]:
     stmt = select(t.c.member_id, t.c.points).where(t.c.epoch_id == epoch_id)
     rows = await sql.rows(session, stmt)
     return {int(member): int(points) for member, points in rows}
+
+
+# (member, kind, rule) -> (points, entries)
+RuleSums = dict[tuple[int, str, str], tuple[int, int]]
+
+
+async def rule_sums(*, session: AsyncSession, epoch_id: int) -> RuleSums:
+    """Each member's points and entries per kind and rule in an epoch, from the ledger itself."""
+    t = _ledger()
+    return await _rule_sums(session, t, func.count(), epoch_id)
+
+
+async def rule_totals(*, session: AsyncSession, epoch_id: int) -> RuleSums:
+    """The same as `rule_sums`, from the running totals (for checking them)."""
+    t = MemberTotal.__table__  # type: ignore[attr-defined]
+    return await _rule_sums(session, t, func.sum(t.c.entries), epoch_id)
+
+
+async def _rule_sums(session: AsyncSession, t: Any, entries: Any, epoch_id: int) -> RuleSums:
+    keys = (t.c.member_id, t.c.kind, t.c.rule)
+    stmt = select(*keys, func.sum(t.c.points), entries).where(t.c.epoch_id == epoch_id)
+    rows = await sql.rows(session, stmt.group_by(*keys))
+    return {(int(m), k, r): (int(p), int(n)) for m, k, r, p, n in rows}
 
 
 EXPORT_COLUMNS = (

@@ -16,13 +16,15 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.models import Chat
-from core.models_engagement import Epoch, LedgerEntry, Score
+from core.models_engagement import Epoch, LedgerEntry
 from engagement import board, epochs, sql
 from miniapps import registry
 from miniapps.deps import CurrentMember, MemberIdentity, is_member, refuse
 from wallet import linking
 
 ENTRY_LIMIT = 50
+# What the page shows of an entry (`entry_json`): fewer columns to read and convert.
+ENTRY_COLUMNS = ("id", "kind", "rule", "points", "cause", "reason", "message_id", "occurred_at")
 BOARD_LIMIT = 50
 ChatQuery = Annotated[int | None, Query(ge=-(2**63), lt=2**63)]
 
@@ -42,8 +44,9 @@ async def group_for(
 
 
 async def chat_json(session: AsyncSession, chat_id: int) -> dict[str, Any]:
-    chat = await session.get(Chat, chat_id)
-    return {"id": chat_id, "title": (chat.title if chat else None) or str(chat_id)}
+    t = Chat.__table__  # type: ignore[attr-defined]
+    title = await sql.scalar(session, select(t.c.title).where(t.c.id == chat_id))
+    return {"id": chat_id, "title": title or str(chat_id)}
 
 
 def epoch_json(epoch: Epoch | None) -> dict[str, Any] | None:
@@ -85,8 +88,8 @@ async def points_json(
     assert epoch.id is not None
     made = await board.summary(session=session, epoch_id=epoch.id, member_id=member_id)
     newest = await entries_page(session, epoch_id=epoch.id, member_id=member_id, before=None)
-    score = await session.get(Score, (epoch.id, member_id))
-    points = score.points if score is not None else made.breakdown.total
+    # The totals and the score cache follow the same ledger rows, so they hold the same sum.
+    points = made.breakdown.total
     rank = await board.rank(session=session, epoch_id=epoch.id, chat_id=chat_id, points=points)
     return {
         "points": points,
@@ -117,7 +120,7 @@ async def entries_page(
         mine.append((t.c.occurred_at < at) | ((t.c.occurred_at == at) & (t.c.id < before)))
     rows = await sql.rows(
         session,
-        select(t)
+        select(*(t.c[name] for name in ENTRY_COLUMNS))
         .where(*mine)
         .order_by(t.c.occurred_at.desc(), t.c.id.desc())
         .limit(ENTRY_LIMIT + 1),

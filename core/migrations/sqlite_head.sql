@@ -1,7 +1,7 @@
 -- Townsquare's SQLite schema at the migrations' head: what SQLite recorded after running
 -- them. Written by `python -m core.schema_snapshot`; do not edit by hand.
 -- revision: 0011
--- migrations: 0001_gateway_tables.py 0002_sandbox_tables.py 0003_engagement.py 0004_wallets.py 0005_claims.py 0006_miniapps.py 0007_upkeep.py 0008_builder_grants.py 0009_points_index.py 0011_settlement_files.py
+-- migrations: 0001_gateway_tables.py 0002_sandbox_tables.py 0003_engagement.py 0004_wallets.py 0005_claims.py 0006_miniapps.py 0007_upkeep.py 0008_builder_grants.py 0009_points_index.py 0010_member_totals.py 0011_settlement_files.py
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -443,6 +443,19 @@ CREATE TABLE miniapp_consents (
 	FOREIGN KEY(app_id) REFERENCES miniapp_apps (id), 
 	FOREIGN KEY(member_id) REFERENCES members (id)
 );
+CREATE TABLE engagement_member_totals (
+	epoch_id INTEGER NOT NULL, 
+	member_id BIGINT NOT NULL, 
+	kind VARCHAR(16) NOT NULL, 
+	rule VARCHAR(32) NOT NULL, 
+	app_id VARCHAR(64) NOT NULL, 
+	chat_id BIGINT NOT NULL, 
+	points BIGINT NOT NULL, 
+	entries BIGINT NOT NULL, 
+	counted BIGINT NOT NULL, 
+	not_counted BIGINT NOT NULL, 
+	PRIMARY KEY (epoch_id, member_id, kind, rule, app_id)
+);
 CREATE INDEX ix_memberships_member_id ON memberships (member_id);
 CREATE INDEX ix_chat_messages_member_date ON chat_messages (member_id, sent_at);
 CREATE INDEX ix_sandbox_chat_members_user_id ON sandbox_chat_members (user_id);
@@ -471,3 +484,4 @@ CREATE INDEX ix_engagement_ledger_member_sums ON engagement_ledger (epoch_id, me
 CREATE VIEW engagement_intake AS SELECT l.chat_id, l.epoch_id, l.member_id, l.kind, l.rule, l.points, l.rules_version, l.cause, l.revision, l.update_id, l.message_id, l.actor_id, l.event_id, l.reason, l.text_hash, l.occurred_at, l.created_at, s.latest_at, s.latest_message_id, s.last_credit_at, s.day, s.day_count, s.day_points, s.recent, s.has_qualified, s.invite_credited FROM engagement_ledger l JOIN engagement_member_state s ON 0;
 CREATE TRIGGER engagement_ledger_score AFTER INSERT ON engagement_ledger WHEN NEW.points <> 0 BEGIN INSERT INTO engagement_scores (epoch_id, member_id, chat_id, points) VALUES (NEW.epoch_id, NEW.member_id, NEW.chat_id, NEW.points) ON CONFLICT (epoch_id, member_id) DO UPDATE SET points = engagement_scores.points + excluded.points; END;
 CREATE TRIGGER engagement_intake_insert INSTEAD OF INSERT ON engagement_intake BEGIN INSERT INTO engagement_ledger (chat_id, epoch_id, member_id, kind, rule, points, rules_version, cause, revision, update_id, message_id, actor_id, event_id, reason, text_hash, occurred_at, created_at) VALUES (NEW.chat_id, NEW.epoch_id, NEW.member_id, NEW.kind, NEW.rule, NEW.points, NEW.rules_version, NEW.cause, NEW.revision, NEW.update_id, NEW.message_id, NEW.actor_id, NEW.event_id, NEW.reason, NEW.text_hash, NEW.occurred_at, NEW.created_at) ON CONFLICT (chat_id, cause, revision) DO NOTHING; UPDATE engagement_member_state SET latest_at = NEW.latest_at, latest_message_id = NEW.latest_message_id, last_credit_at = NEW.last_credit_at, day = NEW.day, day_count = NEW.day_count, day_points = NEW.day_points, recent = NEW.recent, has_qualified = NEW.has_qualified, invite_credited = NEW.invite_credited WHERE chat_id = NEW.chat_id AND member_id = NEW.member_id; END;
+CREATE TRIGGER engagement_ledger_totals AFTER INSERT ON engagement_ledger BEGIN INSERT INTO engagement_member_totals (epoch_id, member_id, kind, rule, app_id, chat_id, points, entries, counted, not_counted) VALUES (NEW.epoch_id, NEW.member_id, NEW.kind, NEW.rule, CASE WHEN NEW.kind = 'app' THEN substr(NEW.cause, 5, instr(substr(NEW.cause, 5) || ':', ':') - 1) ELSE '' END, NEW.chat_id, NEW.points, 1, 0, 0) ON CONFLICT (epoch_id, member_id, kind, rule, app_id) DO UPDATE SET points = engagement_member_totals.points + excluded.points, entries = engagement_member_totals.entries + 1, counted = engagement_member_totals.counted + excluded.counted, not_counted = engagement_member_totals.not_counted + excluded.not_counted; UPDATE engagement_member_totals SET counted = engagement_member_totals.counted - CASE WHEN v.net > 0 THEN 1 ELSE 0 END, not_counted = engagement_member_totals.not_counted - CASE WHEN v.net > 0 THEN 0 ELSE 1 END FROM (SELECT f.rule AS final_rule, a.net AS net, a.rev AS rev FROM (SELECT sum(points) AS net, max(revision) AS rev FROM engagement_ledger WHERE chat_id = NEW.chat_id AND cause = NEW.cause AND +epoch_id = NEW.epoch_id AND +member_id = NEW.member_id AND +kind = 'message' AND revision <> NEW.revision) a JOIN engagement_ledger f ON f.chat_id = NEW.chat_id AND f.cause = NEW.cause AND f.revision = a.rev) v WHERE NEW.kind = 'message' AND engagement_member_totals.epoch_id = NEW.epoch_id AND engagement_member_totals.member_id = NEW.member_id AND engagement_member_totals.kind = 'message' AND engagement_member_totals.rule = v.final_rule AND engagement_member_totals.app_id = ''; UPDATE engagement_member_totals SET counted = engagement_member_totals.counted + CASE WHEN v.net > 0 THEN 1 ELSE 0 END, not_counted = engagement_member_totals.not_counted + CASE WHEN v.net > 0 THEN 0 ELSE 1 END FROM (SELECT f.rule AS final_rule, a.net AS net, a.rev AS rev FROM (SELECT sum(points) AS net, max(revision) AS rev FROM engagement_ledger WHERE chat_id = NEW.chat_id AND cause = NEW.cause AND +epoch_id = NEW.epoch_id AND +member_id = NEW.member_id AND +kind = 'message') a JOIN engagement_ledger f ON f.chat_id = NEW.chat_id AND f.cause = NEW.cause AND f.revision = a.rev) v WHERE NEW.kind = 'message' AND engagement_member_totals.epoch_id = NEW.epoch_id AND engagement_member_totals.member_id = NEW.member_id AND engagement_member_totals.kind = 'message' AND engagement_member_totals.rule = v.final_rule AND engagement_member_totals.app_id = ''; END;

@@ -117,3 +117,19 @@ def test_check_finds_a_drifted_cache(database: str) -> None:
     result = CliRunner().invoke(ledger_app, ["check", "--chat", str(CHAT), "--epoch", "1"])
     assert result.exit_code == 1
     assert "member 7: ledger 10, cache 11" in result.stdout
+
+
+def test_check_finds_drifted_totals(database: str) -> None:
+    import sqlite3
+
+    path = database.split("///", 1)[1]
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE engagement_member_totals SET entries = entries + 1"
+            " WHERE member_id = 7 AND rule = 'cooldown'"
+        )
+    result = CliRunner().invoke(ledger_app, ["check", "--chat", str(CHAT), "--epoch", "1"])
+    assert result.exit_code == 1
+    assert result.stdout == (
+        "member 7 message/cooldown: ledger 0 points in 1 entries, totals 0 points in 2 entries\n"
+    )

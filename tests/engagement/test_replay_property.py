@@ -10,6 +10,8 @@ reactions, edits, a referral), fed through the real dispatcher and middlewares:
    late message appends corrections.
 3. Replaying any subset, in any order, any number of times, changes no row at all, even from
    a fresh process that has forgotten which updates it handled.
+
+After every run the running totals equal what the ledger's rows add up to.
 """
 
 from __future__ import annotations
@@ -39,12 +41,14 @@ from engagement import rules as rules_mod
 from tests.engagement.helpers_engagement import (
     BASE_DATE,
     GROUP,
+    expected_totals,
     join_update,
     ledger_rows,
     message,
     netted,
     raw_view,
     reaction_update,
+    stored_totals,
     user,
 )
 
@@ -157,7 +161,9 @@ async def feed(
             await asyncio.gather(*(dp.feed_update(bot, update) for update in parsed))
         for update in [] if together else parsed:
             await dp.feed_update(bot, update)
-        return await ledger_rows(sessions)
+        rows = await ledger_rows(sessions)
+        assert await stored_totals(sessions) == expected_totals(rows)
+        return rows
     finally:
         await bot.session.close()
         await engine.dispose()

@@ -4,9 +4,7 @@ the schema was made (migrations or `create_all`), on SQLite and PostgreSQL, and 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import text
 from sqlmodel import SQLModel
@@ -14,19 +12,21 @@ from sqlmodel import SQLModel
 import core.models
 import core.models_engagement
 from core.db import create_engine
-from core.migrate import MIGRATIONS, upgrade
+from core.migrate import upgrade
 from core.models_engagement import engagement_ddl, engagement_drop_ddl
+from tests.engagement.helpers_engagement import migration
 
-RULE_OBJECTS = {"engagement_ledger_score", "engagement_intake", "engagement_intake_insert"}
+RULE_OBJECTS = {
+    "engagement_ledger_score",
+    "engagement_ledger_totals",
+    "engagement_intake",
+    "engagement_intake_insert",
+}
 CHAT = -1005
 
 
 def test_the_migration_snapshot_matches_the_models() -> None:
-    path = next(Path(MIGRATIONS, "versions").glob("0003_*.py"))
-    spec = importlib.util.spec_from_file_location("revision_0003", path)
-    assert spec is not None and spec.loader is not None
-    revision = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(revision)
+    revision = migration("0003")
     for dialect in ("sqlite", "postgresql"):
         assert revision.RULES[dialect] == engagement_ddl(dialect)
         assert revision.DROP[dialect] == engagement_drop_ddl(dialect)
@@ -60,7 +60,7 @@ async def test_create_all_makes_and_drop_all_removes_the_rules(empty_database_ur
     assert core.models.Member.__tablename__ and core.models_engagement.Score.__tablename__
 
 
-async def test_any_ledger_insert_moves_the_score_once(database_url: str) -> None:
+async def test_any_ledger_insert_moves_the_score_and_totals_once(database_url: str) -> None:
     await asyncio.to_thread(upgrade, database_url)
     assert await rule_objects(database_url) == RULE_OBJECTS
     engine = create_engine(database_url)
@@ -90,5 +90,9 @@ async def test_any_ledger_insert_moves_the_score_once(database_url: str) -> None
             await conn.execute(insert, {"chat": CHAT, "points": points, "cause": cause, "at": at})
     async with engine.connect() as conn:
         score = (await conn.execute(text("SELECT points FROM engagement_scores"))).all()
+        totals = (
+            await conn.execute(text("SELECT rule, points, entries FROM engagement_member_totals"))
+        ).all()
     await engine.dispose()
     assert score == [(3,)]
+    assert totals == [("grant", 3, 3)]  # the zero-point entry counts too; the replay does not

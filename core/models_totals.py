@@ -1,0 +1,191 @@
+"""Running totals of the points ledger, per member, epoch, kind and rule.
+
+`engagement_member_totals` is a cache of ledger sums, like `engagement_scores` but finer: a
+trigger on the ledger adds each inserted row to it in the same statement, so the points page
+reads a member's breakdown in one indexed read instead of summing the member's whole ledger.
+
+Besides points and entry counts, the rows of kind `message` count the member's messages by
+their final decision (the highest revision of each message's cause): `counted` when the
+message's net points are positive, `not_counted` otherwise, under the final row's rule. The
+trigger moves a message from its old decision to its new one when a correction arrives. This
+relies on the ledger's discipline that revision n+1 of a cause is computed from, so written
+after, revision n: two revisions of one cause are never in flight together.
+
+Rows of kind `app` are also kept apart per mini-app (`app_id`, from the cause
+`app:<app_id>:<event_id>`), which is what an app's points cap bounds; other kinds have `''`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Integer, String
+from sqlmodel import Field, SQLModel
+
+TABLE = "engagement_member_totals"
+TRIGGER = "engagement_ledger_totals"
+
+
+class MemberTotal(SQLModel, table=True):
+    """The ledger rows of one member in one epoch with one kind, rule and app, summed up."""
+
+    __tablename__ = TABLE
+
+    epoch_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    member_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    kind: str = Field(sa_column=Column(String(16), primary_key=True))
+    rule: str = Field(sa_column=Column(String(32), primary_key=True))
+    app_id: str = Field(default="", sa_column=Column(String(64), primary_key=True))
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    points: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    entries: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    counted: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    not_counted: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+COLUMNS = "epoch_id, member_id, kind, rule, app_id, chat_id, points, entries, counted, not_counted"
+
+
+def _app_id(dialect: str, row: str) -> str:
+    """SQL for the app of an `app` row (the cause's second `:`-separated part), else `''`."""
+    cause = f"{row}cause"
+    part = (
+        f"split_part({cause}, ':', 2)"
+        if dialect == "postgresql"
+        else f"substr({cause}, 5, instr(substr({cause}, 5) || ':', ':') - 1)"
+    )
+    return f"CASE WHEN {row}kind = 'app' THEN {part} ELSE '' END"
+
+
+def _upsert(dialect: str, *, counted: str, not_counted: str) -> str:
+    """Adds NEW to its totals row; `counted`/`not_counted` are SQL for what NEW's message
+    adds to its decision counts when it is the first row of its message."""
+    return (
+        f"INSERT INTO {TABLE} ({COLUMNS}) VALUES (NEW.epoch_id, NEW.member_id, NEW.kind,"
+        f" NEW.rule, {_app_id(dialect, 'NEW.')}, NEW.chat_id, NEW.points, 1,"
+        f" {counted}, {not_counted})"
+        " ON CONFLICT (epoch_id, member_id, kind, rule, app_id) DO UPDATE SET"
+        f" points = {TABLE}.points + excluded.points, entries = {TABLE}.entries + 1,"
+        f" counted = {TABLE}.counted + excluded.counted,"
+        f" not_counted = {TABLE}.not_counted + excluded.not_counted;"
+    )
+
+
+def _decision_row(rule: str) -> str:
+    """The totals row of NEW's member whose message decisions are under `rule`."""
+    return (
+        f"{TABLE}.epoch_id = NEW.epoch_id AND {TABLE}.member_id = NEW.member_id"
+        f" AND {TABLE}.kind = 'message' AND {TABLE}.rule = {rule} AND {TABLE}.app_id = ''"
+    )
+
+
+def _count(sign: str, net: str) -> str:
+    return (
+        f"counted = {TABLE}.counted {sign} CASE WHEN {net} > 0 THEN 1 ELSE 0 END,"
+        f" not_counted = {TABLE}.not_counted {sign} CASE WHEN {net} > 0 THEN 0 ELSE 1 END"
+    )
+
+
+# The rows of NEW's message other than NEW: their net points, highest revision, and the rule
+# of that revision. Found through the ledger's unique (chat, cause, revision) key; on SQLite
+# the unary `+` keeps the planner off the member's covering index (every row of the member).
+PRIOR = (
+    "SELECT f.rule AS final_rule, a.net AS net, a.rev AS rev FROM (SELECT sum(points) AS net,"
+    " max(revision) AS rev FROM engagement_ledger"
+    " WHERE chat_id = NEW.chat_id AND cause = NEW.cause AND {plus}epoch_id = NEW.epoch_id"
+    " AND {plus}member_id = NEW.member_id AND {plus}kind = 'message'{others}) a"
+    " JOIN engagement_ledger f"
+    " ON f.chat_id = NEW.chat_id AND f.cause = NEW.cause AND f.revision = a.rev"
+)
+
+
+def _postgresql_body() -> str:
+    """The common case, a message's first row, costs one lookup and the upsert; only a
+    correction moves the message from its old decision to its new one."""
+    prior = PRIOR.format(plus="", others=" AND revision <> NEW.revision")
+    first = "NEW.kind = 'message' AND prior_rule IS NULL"
+    upsert = _upsert(
+        "postgresql",
+        counted=f"CASE WHEN {first} AND NEW.points > 0 THEN 1 ELSE 0 END",
+        not_counted=f"CASE WHEN {first} AND NEW.points <= 0 THEN 1 ELSE 0 END",
+    )
+    final = "CASE WHEN NEW.revision > prior_rev THEN NEW.rule ELSE prior_rule END"
+    return (
+        "DECLARE prior_rule text; prior_net bigint; prior_rev integer; BEGIN"
+        " IF NEW.kind = 'message' THEN"
+        " SELECT p.final_rule, p.net, p.rev INTO prior_rule, prior_net, prior_rev"
+        f" FROM ({prior}) p;"
+        f" END IF; {upsert}"
+        " IF prior_rule IS NOT NULL THEN"
+        f" UPDATE {TABLE} SET {_count('-', 'prior_net')} WHERE {_decision_row('prior_rule')};"
+        f" UPDATE {TABLE} SET {_count('+', 'prior_net + NEW.points')}"
+        f" WHERE {_decision_row(final)};"
+        " END IF; RETURN NULL; END"
+    )
+
+
+def _sqlite_body() -> str:
+    """SQLite has no variables or IF in a trigger: every message row takes its message out of
+    the decision it had without this row (if any), then into the one it has with it."""
+    moves = []
+    for sign, others in (("-", " AND revision <> NEW.revision"), ("+", "")):
+        prior = PRIOR.format(plus="+", others=others)
+        moves.append(
+            f"UPDATE {TABLE} SET {_count(sign, 'v.net')} FROM ({prior}) v"
+            f" WHERE NEW.kind = 'message' AND {_decision_row('v.final_rule')};"
+        )
+    return f"BEGIN {_upsert('sqlite', counted='0', not_counted='0')} {' '.join(moves)} END"
+
+
+def totals_ddl(dialect: str) -> list[str]:
+    """The trigger that keeps the totals with every ledger insert, for `dialect`, idempotent."""
+    if dialect == "postgresql":
+        return [
+            f"CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$"
+            f" {_postgresql_body()} $$",
+            f"CREATE OR REPLACE TRIGGER {TRIGGER} AFTER INSERT ON engagement_ledger"
+            f" FOR EACH ROW EXECUTE FUNCTION {TRIGGER}()",
+        ]
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {TRIGGER} AFTER INSERT ON engagement_ledger {_sqlite_body()}"
+    ]
+
+
+def totals_drop_ddl(dialect: str) -> list[str]:
+    """Undoes `totals_ddl`."""
+    if dialect == "postgresql":
+        return [
+            f"DROP TRIGGER IF EXISTS {TRIGGER} ON engagement_ledger",
+            f"DROP FUNCTION IF EXISTS {TRIGGER}()",
+        ]
+    return [f"DROP TRIGGER IF EXISTS {TRIGGER}"]
+
+
+def totals_backfill(dialect: str) -> list[str]:
+    """Statements that fill an empty totals table from the ledger as it stands (the migration,
+    and bulk loads that write the ledger with the trigger off)."""
+    app = _app_id(dialect, "")
+    sums = (
+        f"INSERT INTO {TABLE} ({COLUMNS})"
+        " SELECT epoch_id, member_id, kind, rule, app_id,"
+        " min(chat_id), sum(points), count(*), 0, 0"
+        f" FROM (SELECT epoch_id, member_id, kind, rule, {app} AS app_id, chat_id, points"
+        " FROM engagement_ledger) l GROUP BY epoch_id, member_id, kind, rule, app_id"
+    )
+    per_message = (
+        "SELECT epoch_id, member_id, chat_id, cause, sum(points) AS net, max(revision) AS rev"
+        " FROM engagement_ledger WHERE kind = 'message'"
+        " GROUP BY epoch_id, member_id, chat_id, cause"
+    )
+    decisions = (
+        "SELECT m.epoch_id, m.member_id, f.rule AS final_rule,"
+        " sum(CASE WHEN m.net > 0 THEN 1 ELSE 0 END) AS counted,"
+        " sum(CASE WHEN m.net > 0 THEN 0 ELSE 1 END) AS not_counted"
+        f" FROM ({per_message}) m JOIN engagement_ledger f"
+        " ON f.chat_id = m.chat_id AND f.cause = m.cause AND f.revision = m.rev"
+        " GROUP BY m.epoch_id, m.member_id, f.rule"
+    )
+    verdicts = (
+        f"UPDATE {TABLE} SET counted = v.counted, not_counted = v.not_counted FROM ({decisions}) v"
+        f" WHERE {TABLE}.epoch_id = v.epoch_id AND {TABLE}.member_id = v.member_id"
+        f" AND {TABLE}.kind = 'message' AND {TABLE}.rule = v.final_rule AND {TABLE}.app_id = ''"
+    )
+    return [sums, verdicts]
