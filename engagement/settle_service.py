@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
-from core.models_claims import CLOSED, PUBLISHED, Artefact, SettlementRow
+from core.models_claims import CLOSED, CONFIRMED, PUBLISHED, Artefact, Claim, SettlementRow
 from core.models_claims import Settlement as SettlementRecord
 from core.models_engagement import Epoch, Standing
 from core.models_wallet import WalletLink
@@ -349,6 +349,33 @@ async def chain_total(*, session: AsyncSession, settlement_id: int, chain: Chain
         col(SettlementRow.settlement_id) == settlement_id, col(SettlementRow.chain) == chain
     )
     return sum(int(a) for a in (await session.exec(stmt)).all())
+
+
+async def solana_outstanding(
+    *, session: AsyncSession, chat_id: int, treasury: str, excluding: int
+) -> int:
+    """What members of the group's other published epochs may still claim on Solana from
+    `treasury`: those epochs' Solana totals less their confirmed claims.
+
+    A token account has one delegate, so the group's epochs share one claim authority, and its
+    allowance has to cover these as well as the epoch being funded.
+    """
+    others = select(col(SettlementRecord.id)).where(
+        col(SettlementRecord.chat_id) == chat_id,
+        col(SettlementRecord.state) == PUBLISHED,
+        col(SettlementRecord.treasury) == treasury,
+        col(SettlementRecord.id) != excluding,
+    )
+    owed = select(col(SettlementRow.amount)).where(
+        col(SettlementRow.settlement_id).in_(others), col(SettlementRow.chain) == "solana"
+    )
+    paid = select(col(Claim.amount)).where(
+        col(Claim.settlement_id).in_(others),
+        col(Claim.chain) == "solana",
+        col(Claim.status) == CONFIRMED,
+    )
+    total_owed = sum(int(a) for a in (await session.exec(owed)).all())
+    return total_owed - sum(int(a) for a in (await session.exec(paid)).all())
 
 
 async def artefact(*, session: AsyncSession, settlement_id: int, name: str) -> Artefact | None:

@@ -88,7 +88,7 @@ async def _plan(session: AsyncSession, record: SettlementRecord, chains: Any) ->
             "distributor": record.distributor,
         }
     if record.solana_root is not None:
-        authority = chains.claim_authority(record.chat_id, record.epoch_number)
+        authority = chains.claim_authority(record.chat_id)
         plan["solana"] = {
             "total": str(
                 await settle_service.chain_total(session=session, settlement_id=sid, chain="solana")
@@ -155,15 +155,28 @@ async def _solana_total(session: AsyncSession, record: SettlementRecord) -> int:
     )
 
 
+async def _solana_allowance(
+    session: AsyncSession, record: SettlementRecord, chains: Any, owner: Pubkey
+) -> tuple[Pubkey, int]:
+    """The owner's treasury account and the allowance it must grant: this epoch's Solana total
+    and what the group's other published epochs still owe from that account (one delegate)."""
+    treasury = _funding().treasury_of(owner, chains.mint)
+    owed = await settle_service.solana_outstanding(
+        session=session, chat_id=record.chat_id, treasury=str(treasury), excluding=record.id or 0
+    )
+    return treasury, await _solana_total(session, record) + owed
+
+
 async def _solana_prepare(
     session: AsyncSession, record: SettlementRecord, chains: Any, *, body: OwnerIn
 ) -> dict[str, Any]:
-    total = await _solana_total(session, record)
+    owner = _pubkey(body.owner)
+    _, total = await _solana_allowance(session, record, chains, owner)
     recent = await chains.solana.latest_blockhash()
     chat_id, epoch = record.chat_id, record.epoch_number
     tx = _funding().grant_tx(
-        owner=_pubkey(body.owner), mint=chains.mint, decimals=chains.decimals,
-        authority=chains.claim_authority(chat_id, epoch), total=total,
+        owner=owner, mint=chains.mint, decimals=chains.decimals,
+        authority=chains.claim_authority(chat_id), total=total,
         blockhash=recent.blockhash, memo=f"townsquare:allowance:{chat_id}:{epoch}",
     )  # fmt: skip
     return {"tx": to_wire(tx), "total": str(total)}
@@ -172,9 +185,8 @@ async def _solana_prepare(
 async def _solana_confirm(
     session: AsyncSession, record: SettlementRecord, chains: Any, *, body: OwnerIn
 ) -> dict[str, Any]:
-    total = await _solana_total(session, record)
-    treasury = _funding().treasury_of(_pubkey(body.owner), chains.mint)
-    authority = chains.claim_authority(record.chat_id, record.epoch_number).pubkey()
+    treasury, total = await _solana_allowance(session, record, chains, _pubkey(body.owner))
+    authority = chains.claim_authority(record.chat_id).pubkey()
     allowance = await _funding().check_delegation(
         chains.solana, treasury=treasury, authority=authority, total=total
     )

@@ -363,6 +363,12 @@ async def _fund(
         record.distributor, record.chain_id = funded.distributor, funded.chain_id
     if needs_solana:
         total = sum(int(r.amount) for r in rows if r.chain == "solana")
+        total += await settle_service.solana_outstanding(
+            session=session,
+            chat_id=record.chat_id,
+            treasury=str(chains.treasury),
+            excluding=record.id or 0,
+        )
         funded = chains.grant_solana(chat_id=record.chat_id, epoch=record.epoch_number, total=total)
         record.treasury, record.mint = funded.treasury, funded.mint
         record.allowance = str(funded.allowance)

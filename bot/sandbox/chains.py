@@ -77,7 +77,7 @@ class SandboxChains:
     decimals: int = SPL_DECIMALS
     operator: LocalAccount = field(init=False)
     treasury_owner: Keypair = field(init=False)
-    _authorities: dict[tuple[int, int], Keypair] = field(default_factory=dict)
+    _authorities: dict[int, Keypair] = field(default_factory=dict)
 
     def _load_keys(self) -> None:
         from eth_account import Account
@@ -113,9 +113,10 @@ class SandboxChains:
         if self.state == "failed":
             raise ChainUnavailable(f"the sandbox chains did not start: {self.error}")
 
-    def claim_authority(self, chat_id: int, epoch: int) -> Keypair:
-        """The epoch's delegate on the Solana treasury, made once per gateway run."""
-        return self._authorities.setdefault((chat_id, epoch), Keypair())
+    def claim_authority(self, chat_id: int) -> Keypair:
+        """The group's delegate on the Solana treasury, made once per gateway run: one for all
+        its epochs, as a token account has a single delegate."""
+        return self._authorities.setdefault(chat_id, Keypair())
 
     def solana_payout(self, record: Settlement) -> SolanaPayout | None:
         """How to pay `record`'s Solana claims, when they are drawn on the demo mint."""
@@ -123,7 +124,7 @@ class SandboxChains:
         assert self.solana is not None and self.mint is not None
         if record.mint != str(self.mint) or record.treasury is None:
             return None
-        authority = self.claim_authority(record.chat_id, record.epoch_number)
+        authority = self.claim_authority(record.chat_id)
         treasury = Pubkey.from_string(record.treasury)
         return SolanaPayout(self.solana, self.mint, self.decimals, treasury, authority)
 
@@ -211,7 +212,8 @@ class SandboxChains:
         return Funding(distributor=address, chain_id=self.chain_id)
 
     def grant_solana(self, *, chat_id: int, epoch: int, total: int) -> Funding:
-        """Approves the epoch's claim authority as delegate of the treasury for `total`."""
+        """Approves the group's claim authority as delegate of the treasury for `total` (what
+        the epoch's members and the group's earlier epochs' unpaid members may claim)."""
         self.require()
         assert self.solana is not None and self.mint is not None and self.treasury is not None
         owner = self.treasury_owner
@@ -220,7 +222,7 @@ class SandboxChains:
             treasury_token_account=self.treasury,
             mint=self.mint,
             decimals=SPL_DECIMALS,
-            claim_authority=self.claim_authority(chat_id, epoch).pubkey(),
+            claim_authority=self.claim_authority(chat_id).pubkey(),
             amount=total,
             recent_blockhash=self.solana.svm.latest_blockhash(),
             memo=f"townsquare:allowance:{chat_id}:{epoch}",

@@ -105,7 +105,7 @@ async def test_solana_allowance_below_the_total_is_refused(
     blockhash = (await chains.solana.latest_blockhash()).blockhash
     short = funding.grant_tx(
         owner=manager.pubkey(), mint=chains.mint, decimals=chains.decimals,
-        authority=chains.claim_authority(CHAT, 1), total=total - 1, blockhash=blockhash,
+        authority=chains.claim_authority(CHAT), total=total - 1, blockhash=blockhash,
         memo="short",
     )  # fmt: skip
     chains.solana.send(sign_as(short, manager))
@@ -150,3 +150,56 @@ async def test_claims_say_the_chains_are_still_starting(
     assert chains.anvil.rpc_url in ready and chains.rpc.url in ready  # for wallets to add
     published = await http.get(URL)
     assert published.status_code == 409 and "already published" in published.json()["detail"]
+
+
+async def test_a_later_epoch_keeps_the_earlier_epochs_claims_payable(
+    gateway: RunningGateway, http: httpx.AsyncClient, chains: Any
+) -> None:
+    """A token account has one delegate: a group's epochs share one claim authority, and the
+    allowance granted for epoch 2 also covers what epoch 1's members have not claimed yet."""
+    sessions = gateway.gateway.sessions
+    manager = chains.treasury_owner
+    body = {"owner": str(manager.pubkey())}
+    await frozen(gateway)
+    first = (await http.post(f"{URL}/solana/prepare", json=body)).json()
+    owed_first = int(first["total"])
+    chains.solana.send(sign_as(from_wire(first["tx"]), manager))
+    assert (await http.post(f"{URL}/solana/confirm", json=body)).status_code == 200
+    async with sessions() as session:
+        await settle_service.publish(
+            session=session, chat_id=CHAT, number=1, treasury=str(chains.treasury),
+            mint=str(chains.mint), allowance=owed_first,
+        )  # fmt: skip
+        await session.commit()
+
+    later = Keypair()
+    await seed(sessions, {3: 5}, solana={3: str(later.pubkey())})  # into epoch 2, now open
+    await asyncio.sleep(1.1)  # epoch 2 began at the close of epoch 1, and ends a second later
+    await close(sessions, POOL, number=2)
+    second = f"/v1/funding/{CHAT}/2"
+    plan = (await http.get(second)).json()
+    assert plan["solana"]["claim_authority"] == str(chains.claim_authority(CHAT).pubkey())
+    prepared = (await http.post(f"{second}/solana/prepare", json=body)).json()
+    assert int(prepared["total"]) == int(plan["solana"]["total"]) + owed_first
+    chains.solana.send(sign_as(from_wire(prepared["tx"]), manager))
+    granted = await http.post(f"{second}/solana/confirm", json=body)
+    assert granted.status_code == 200, granted.text
+    assert granted.json()["solana"]["allowance"] == prepared["total"]
+
+    # Epoch 1's member still claims, from their own wallet; once paid, it is owed no more.
+    await chains.give_gas(evm=[], solana=[str(MEMBER.pubkey())])
+    claim = await http.post(
+        f"/v1/claims/{CHAT}/1/solana/prepare", json={"owner": str(MEMBER.pubkey())}
+    )
+    assert claim.status_code == 200, claim.text
+    sent = chains.solana.send(sign_as(from_wire(claim.json()["tx"]), MEMBER))
+    confirmed = await http.post(
+        f"/v1/claims/{CHAT}/1/confirm",
+        json={"account": str(MEMBER.pubkey()), "tx_hash": str(sent.signature)},
+    )
+    assert confirmed.json()["status"] == "confirmed"
+    async with sessions() as session:
+        owed = await settle_service.solana_outstanding(
+            session=session, chat_id=CHAT, treasury=str(chains.treasury), excluding=0
+        )
+    assert owed == 0
