@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOKEN_NAME, TOKEN_SYMBOL = "Townsquare Demo", "TSQ"
-TOKEN_SUPPLY = 10**27  # a billion tokens of 18 decimals
+TOKEN_SUPPLY = 10**18  # a billion tokens of 9 decimals, as on the SPL mint
 SPL_DECIMALS = 9
 SPL_SUPPLY = 10**18  # a billion tokens of 9 decimals; fits a u64
 CLAIM_WINDOW = 30 * 24 * 3600  # seconds between funding and the distributor's deadline

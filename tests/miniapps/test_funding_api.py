@@ -203,3 +203,9 @@ async def test_a_later_epoch_keeps_the_earlier_epochs_claims_payable(
             session=session, chat_id=CHAT, treasury=str(chains.treasury), excluding=0
         )
     assert owed == 0
+
+
+async def test_the_demo_tokens_have_the_same_decimals_on_both_chains(chains: Any) -> None:
+    """One allocation in base units pays both chains: the same base units are the same tokens."""
+    token = distributor.token_contract(chains.w3, chains.token)
+    assert await token.functions.decimals().call() == chains.decimals == 9

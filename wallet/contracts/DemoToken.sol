@@ -11,4 +11,10 @@ contract DemoToken is ERC20 {
     {
         _mint(msg.sender, initialSupply);
     }
+
+    /// @notice 9, like the sandbox's SPL mint: one allocation in base units then pays the same
+    /// number of tokens on both chains.
+    function decimals() public pure override returns (uint8) {
+        return 9;
+    }
 }
