@@ -16,6 +16,7 @@ from aiogram.types import Update
 
 from benchmarks.load import SECRET
 from bot.gateway import create_app
+from bot.startup import paused_gc
 from core.migrate import upgrade
 from core.settings import Settings
 
@@ -42,8 +43,11 @@ def main(url: str, port: int, handler: str, data_dir: Path) -> None:
         data_dir=data_dir,
         log_level="WARNING",
     )
-    upgrade(settings.effective_database_url)
-    app = create_app(settings, register=False, router=noop_router() if handler == "noop" else None)
+    # As `townsquare run` does: what start-up builds is never scanned by the collector again.
+    with paused_gc():
+        upgrade(settings.effective_database_url)
+        router = noop_router() if handler == "noop" else None
+        app = create_app(settings, register=False, router=router)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

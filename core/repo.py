@@ -46,6 +46,27 @@ async def mark_update(*, session: AsyncSession, bot_id: int, update_id: int, kin
     return await _insert_new(session, ProcessedUpdate, values)
 
 
+@functools.cache
+def _mark_many(dialect: str) -> Any:
+    table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+    stmt = _insert_once(dialect, ProcessedUpdate, ("bot_id", "update_id", "kind", "processed_at"))
+    return stmt.returning(table.c.bot_id, table.c.update_id)
+
+
+async def mark_updates(
+    *, session: AsyncSession, updates: list[tuple[int, int, str]]
+) -> set[tuple[int, int]]:
+    """Records `(bot_id, update_id, kind)` updates as handled in one round trip; returns the
+    `(bot_id, update_id)` of those recorded just now (an update listed twice, once)."""
+    if not updates:
+        return set()
+    now = utcnow()
+    rows = [{"bot_id": b, "update_id": u, "kind": k, "processed_at": now} for b, u, k in updates]
+    connection = await session.connection()
+    result = await connection.execute(_mark_many(_dialect(session)), rows)
+    return {(int(bot_id), int(update_id)) for bot_id, update_id in result.all()}
+
+
 async def upsert_member(
     *,
     session: AsyncSession,

@@ -15,7 +15,7 @@ from aiogram.types.update import UpdateTypeLookupError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.middlewares.group_commit import GroupCommit
+from bot.middlewares.group_commit import CLAIMED_BEFORE, GroupCommit
 from bot.seen import SeenCache
 from core import repo
 
@@ -50,7 +50,7 @@ class DatabaseMiddleware(BaseMiddleware):
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], seen: SeenCache) -> None:
-        self._commits = GroupCommit(sessions)
+        self._commits = GroupCommit(sessions, claim=claim_updates)
         self._seen = seen
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -62,17 +62,24 @@ class DatabaseMiddleware(BaseMiddleware):
             return UNHANDLED
 
         async def work(session: AsyncSession, after_commit: list[Callable[[], None]]) -> Any:
-            fresh = await repo.mark_update(
-                session=session, bot_id=bot_id, update_id=event.update_id, kind=update_kind(event)
-            )
-            if not fresh:
-                log.info("update %s already recorded, skipped", event.update_id)
-                return UNHANDLED
             return await handler(event, {**data, "session": session, "after_commit": after_commit})
 
-        result = await self._commits.run(work, isolated=not ordinary(event))
+        claim = (bot_id, event.update_id, update_kind(event))
+        result = await self._commits.run(work, isolated=not ordinary(event), key=claim)
         await self._seen.add(key)
+        if result is CLAIMED_BEFORE:
+            log.info("update %s already recorded, skipped", event.update_id)
+            return UNHANDLED
         return result
+
+
+async def claim_updates(
+    session: AsyncSession, updates: list[tuple[int, int, str]]
+) -> set[tuple[int, int, str]]:
+    """Records `(bot_id, update_id, kind)` updates in `processed_updates`; returns those that
+    were not recorded before."""
+    fresh = await repo.mark_updates(session=session, updates=updates)
+    return {u for u in updates if (u[0], u[1]) in fresh}
 
 
 class UpsertMiddleware(BaseMiddleware):

@@ -12,6 +12,11 @@ items dropped with its SAVEPOINT. Work that hardly ever fails may also run witho
 deferred call that fails, or work without a SAVEPOINT that fails, fails the whole batch, and
 for a while after that every update runs in its own SAVEPOINT and defers nothing, so
 Telegram's retries of that batch are handled one by one.
+
+Work may carry a key (an update's id) that must be claimed, in the same transaction, before the
+work runs, and that nobody claims twice: the keys of the batch's work without a SAVEPOINT are
+claimed together in one statement at the start of the batch (if that work fails, the whole batch
+and its claims roll back); any other key is claimed inside its work's SAVEPOINT.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ Work = Callable[[AsyncSession, AfterCommit], Awaitable[Any]]
 # fail the same way, so the batch stops instead of waiting out the failure once per update.
 BATCH_FATAL = (OperationalError, InterfaceError, InternalError)
 Flush = Callable[[AsyncSession, list[Any]], Awaitable[None]]
+# Claims keys for good (in the session's transaction); returns those nobody had claimed before.
+Claim = Callable[[AsyncSession, list[Any]], Awaitable[set[Any]]]
 # Where `defer` finds the running update's staged items (the session is the batch's).
 _STAGED = "townsquare.group_commit.staged"
 # How long, after a failure that sank a whole batch, every update runs in its own SAVEPOINT
@@ -56,11 +63,24 @@ def defer(session: AsyncSession, flush: Flush, item: Any) -> bool:
     return True
 
 
+class _ClaimedBefore:
+    """What `GroupCommit.run` returns for keyed work whose key was claimed before."""
+
+    def __repr__(self) -> str:
+        return "CLAIMED_BEFORE"
+
+
+CLAIMED_BEFORE = _ClaimedBefore()
+
+
 @dataclass
 class _Job:
     work: Work
     done: asyncio.Future[Any]
     isolated: bool = True
+    key: Any = None
+    # Whether the key was claimed for this work; None until claimed.
+    fresh: bool | None = None
     after_commit: AfterCommit = field(default_factory=list)
     result: Any = None
     error: BaseException | None = None
@@ -69,22 +89,34 @@ class _Job:
 class GroupCommit:
     """Runs units of work in shared transactions, one SAVEPOINT each, one COMMIT per batch."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = 64):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        max_batch: int = 64,
+        claim: Claim | None = None,
+    ):
         self._sessions = sessions
+        self._claim = claim
         self._max_batch = max_batch
         self._queue: deque[_Job] = deque()
         self._drain: asyncio.Task[None] | None = None
         self._careful_until = 0.0
 
-    async def run(self, work: Work, *, isolated: bool = True) -> Any:
+    async def run(self, work: Work, *, isolated: bool = True, key: Any = None) -> Any:
         """Runs `work(session, after_commit)` in the next batch and returns its result once the
         batch has committed; `after_commit` callbacks run only if it did. Raises what `work`
         raised, or the batch's failure (nothing of the update is then committed).
 
         `isolated=False` spares the SAVEPOINT (two round trips) for work that hardly ever
         fails: if it does, the whole batch fails instead of that update alone.
+        With a `key` (the group commit's `claim` is then required), the work runs only if the
+        key is claimed now, and `CLAIMED_BEFORE` is returned otherwise.
         """
-        job = _Job(work, asyncio.get_running_loop().create_future(), isolated)
+        if key is not None and self._claim is None:
+            msg = "keyed work needs a GroupCommit with a claim"
+            raise ValueError(msg)
+        job = _Job(work, asyncio.get_running_loop().create_future(), isolated, key)
         self._queue.append(job)
         if self._drain is None or self._drain.done():
             self._drain = asyncio.create_task(self._run_batches())
@@ -112,6 +144,8 @@ class GroupCommit:
                 # commit. IMMEDIATE also takes the write lock up front, so a locked database
                 # fails the batch here, before any work.
                 await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            if time.monotonic() >= self._careful_until:
+                await self._claim_together(session, [j for j in batch if not j.isolated])
             deferred: dict[Flush, list[Any]] = {}
             for job in batch:
                 for flush, item in await self._run_job(session, job):
@@ -127,9 +161,9 @@ class GroupCommit:
         try:
             if job.isolated or careful:
                 async with session.begin_nested():
-                    job.result = await job.work(session, job.after_commit)
+                    job.result = await self._attempt(session, job)
             else:
-                job.result = await job.work(session, job.after_commit)
+                job.result = await self._attempt(session, job)
         except BATCH_FATAL:
             raise
         except Exception as exc:
@@ -144,6 +178,23 @@ class GroupCommit:
         finally:
             session.info.pop(_STAGED, None)
         return staged
+
+    async def _claim_together(self, session: AsyncSession, jobs: list[_Job]) -> None:
+        """Claims the keys of `jobs` in one call; a key listed twice is fresh for its first."""
+        keyed = [job for job in jobs if job.key is not None]
+        if not keyed or self._claim is None:
+            return
+        fresh = await self._claim(session, list(dict.fromkeys(job.key for job in keyed)))
+        for job in keyed:
+            job.fresh = job.key in fresh
+            fresh.discard(job.key)
+
+    async def _attempt(self, session: AsyncSession, job: _Job) -> Any:
+        if job.fresh is None and job.key is not None:
+            await self._claim_together(session, [job])
+        if job.fresh is False:
+            return CLAIMED_BEFORE
+        return await job.work(session, job.after_commit)
 
     async def _flush(self, session: AsyncSession, deferred: dict[Flush, list[Any]]) -> None:
         try:

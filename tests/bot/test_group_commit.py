@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.dispatcher import create_dispatcher
-from bot.middlewares.group_commit import GroupCommit, defer
+from bot.middlewares.database import claim_updates
+from bot.middlewares.group_commit import CLAIMED_BEFORE, GroupCommit, defer
 from core import repo
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
@@ -112,6 +113,70 @@ async def test_replayed_update_in_one_batch_counts_once(
     await asyncio.gather(*(commits.run(mark) for _ in range(4)))
     assert counted == [True, False, False, False]
     assert await stored(sessions) == {9}
+
+
+def counting(update_id: int, ran: list[int], *, fail: bool = False) -> Any:
+    """Work that leaves the update's mark to its key and fails if asked."""
+
+    async def work(session: AsyncSession, after_commit: list[Callable[[], None]]) -> int:
+        ran.append(update_id)
+        if fail:
+            msg = f"handler of update {update_id} failed"
+            raise RuntimeError(msg)
+        return update_id
+
+    return work
+
+
+@pytest.mark.parametrize("isolated", [True, False])
+async def test_keyed_work_runs_once_per_key(
+    sessions: async_sessionmaker[AsyncSession], isolated: bool
+) -> None:
+    commits = GroupCommit(sessions, claim=claim_updates)
+    ran: list[int] = []
+    keyed = [(5, (1, 5, "message")), (5, (1, 5, "message")), (6, (1, 6, "message"))]
+    results = await asyncio.gather(
+        *(commits.run(counting(i, ran), isolated=isolated, key=k) for i, k in keyed)
+    )
+    assert results == [5, CLAIMED_BEFORE, 6]
+    assert ran == [5, 6]
+    assert await stored(sessions) == {5, 6}
+    # A later delivery of the same update, alone in its batch, is claimed before too.
+    assert await commits.run(counting(5, ran), isolated=isolated, key=(1, 5, "message")) is (
+        CLAIMED_BEFORE
+    )
+    assert ran == [5, 6]
+
+
+async def test_claims_of_a_batch_that_fails_roll_back_with_it(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    commits = GroupCommit(sessions, claim=claim_updates)
+    ran: list[int] = []
+    results = await asyncio.gather(
+        commits.run(counting(1, ran), isolated=False, key=(1, 1, "message")),
+        commits.run(counting(2, ran, fail=True), isolated=False, key=(1, 2, "message")),
+        commits.run(counting(3, ran, fail=True), key=(1, 3, "message")),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert await stored(sessions) == set()
+    # Telegram's retries, handled one by one now: each failure stays its own.
+    results = await asyncio.gather(
+        commits.run(counting(1, ran), isolated=False, key=(1, 1, "message")),
+        commits.run(counting(2, ran, fail=True), isolated=False, key=(1, 2, "message")),
+        commits.run(counting(3, ran, fail=True), key=(1, 3, "message")),
+        return_exceptions=True,
+    )
+    assert results[0] == 1
+    assert isinstance(results[1], RuntimeError)
+    assert isinstance(results[2], RuntimeError)
+    assert await stored(sessions) == {1}
+
+
+async def test_keyed_work_needs_a_claim(sessions: async_sessionmaker[AsyncSession]) -> None:
+    with pytest.raises(ValueError, match="claim"):
+        await GroupCommit(sessions).run(counting(1, []), key=(1, 1, "message"))
 
 
 async def test_work_without_a_savepoint_that_fails_sinks_the_batch_once(

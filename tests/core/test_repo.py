@@ -32,6 +32,18 @@ async def test_an_update_is_marked_once(sessions: async_sessionmaker[AsyncSessio
         assert await repo.mark_update(session=session, bot_id=2, update_id=10, kind="message")
 
 
+async def test_updates_are_marked_together_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with transaction(sessions) as session:
+        await repo.mark_update(session=session, bot_id=1, update_id=20, kind="message")
+        updates = [(1, 20, "message"), (1, 21, "message"), (1, 21, "message"), (2, 20, "poll")]
+        assert await repo.mark_updates(session=session, updates=updates) == {(1, 21), (2, 20)}
+        assert await repo.mark_updates(session=session, updates=[]) == set()
+    async with transaction(sessions) as session:
+        assert not await repo.mark_update(session=session, bot_id=2, update_id=20, kind="poll")
+
+
 async def test_a_rolled_back_update_stays_unmarked(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
