@@ -7,7 +7,6 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from core.settings import Settings
-from tests.dbpool import PostgresPool, copy_sqlite, sqlite_template
+from tests.dbpool import PostgresPool, copy_sqlite, execute, run_async, sqlite_template
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "TOWNSQUARE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
@@ -49,17 +48,7 @@ def free_port() -> int:
 
 def pg_execute(statement: str) -> None:
     """Runs one administrative statement on the PostgreSQL server, outside any event loop."""
-    import asyncpg
-
-    async def run() -> None:
-        conn = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, run()).result()
+    run_async(lambda: execute(POSTGRES_ADMIN_DSN, statement))
 
 
 @pytest.fixture(scope="session")

@@ -58,6 +58,17 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
         return pool.submit(asyncio.run, main()).result()
 
 
+async def execute(dsn: str, statement: str, *args: object) -> object:
+    """One statement on its own connection (CREATE and DROP DATABASE run outside transactions)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        return await conn.execute(statement, *args)
+    finally:
+        await conn.close()
+
+
 def in_thread(fn: Callable[[str], None], arg: str) -> None:
     """Runs `fn` on its own thread: the migrations start an event loop, and the first test to ask
     for a template may already be running one."""
@@ -99,13 +110,7 @@ class PostgresPool:
         return f"{self.base}/{name}"
 
     async def admin(self, statement: str, *args: object) -> object:
-        import asyncpg
-
-        conn = await asyncpg.connect(self.admin_dsn, timeout=5)
-        try:
-            return await conn.execute(statement, *args)
-        finally:
-            await conn.close()
+        return await execute(self.admin_dsn, statement, *args)
 
     async def fetchval(self, name: str, query: str) -> object:
         import asyncpg

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import texts
 from bot.handlers import group
 from bot.handlers.admins import admin_cache
-from bot.i18n import create_i18n
+from bot.i18n import create_i18n, pick_locale
 from core.clock import utcnow
 from core.models import Member
 from engagement import epochs, grants, review, rules, sybil
@@ -207,8 +207,7 @@ def review_notifier(default_locale: str = "en") -> ReviewNotifier:
     i18n = create_i18n(default_locale)
 
     async def notify(bot: Bot, notice: ReviewNotice) -> bool:
-        short = (notice.language_code or "").split("-", 1)[0].lower()
-        locale = short if short in i18n.available_locales else i18n.default_locale
+        locale = pick_locale(notice.language_code, i18n.available_locales, i18n.default_locale)
         with i18n.context(), i18n.use_locale(locale):
             text = review_notice(notice.chat_title, notice.action, notice.reason)
         return await tell(bot, notice.member_id, text)
@@ -219,9 +218,8 @@ def review_notifier(default_locale: str = "en") -> ReviewNotifier:
 async def locale_of(session: AsyncSession, member_id: int, i18n: I18n) -> str:
     """The member's Telegram language if the bot speaks it, else the bot's default."""
     member = await session.get(Member, member_id)
-    language = (member.language_code or "") if member is not None else ""
-    short = language.split("-", 1)[0].lower()
-    return short if short in i18n.available_locales else i18n.default_locale
+    language = member.language_code if member is not None else None
+    return pick_locale(language, i18n.available_locales, i18n.default_locale)
 
 
 async def flags(

@@ -21,12 +21,11 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
 )
-from aiogram.utils.i18n import I18n
 from aiogram.utils.markdown import html_decoration
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts
-from bot.i18n import create_i18n
+from bot.i18n import create_i18n, pick_locale
 from core.models import Member, Membership
 from core.models_wallet import WalletLink
 from core.settings import Settings
@@ -193,17 +192,13 @@ async def on_action(
     await query.answer(notice)
 
 
-def _locale(i18n: I18n, language_code: str | None) -> str:
-    language = (language_code or "").split("-")[0].lower()
-    return language if language in i18n.available_locales else i18n.default_locale
-
-
 def link_notifier(default_locale: str = "en") -> LinkNotifier:
     """The confirmation the link page sends through the bot, in the member's language."""
     i18n = create_i18n(default_locale)
 
     async def notify(bot: Bot, member: Member, link: WalletLink) -> None:
-        with i18n.context(), i18n.use_locale(_locale(i18n, member.language_code)):
+        locale = pick_locale(member.language_code, i18n.available_locales, i18n.default_locale)
+        with i18n.context(), i18n.use_locale(locale):
             address = html_decoration.quote(short_address(link.address))
             text = texts.wallet_linked(FAMILY_NAMES[link.chain_family], address, link.is_primary)
         await bot.send_message(member.id, text)

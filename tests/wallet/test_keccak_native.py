@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from Crypto.Hash import keccak
 from eth_utils import to_checksum_address
 
+from tests.wallet.conftest import require_native
 from wallet import keccak_native, merkle_hash
 from wallet.merkle import StandardMerkleTree
 from wallet.merkle_abi import EVM_CLAIM_ENCODING, SOLANA_CLAIM_ENCODING, standard_leaf_hash
@@ -22,7 +22,11 @@ from wallet.merkle_csv import build_tree, parse_allocations
 # Around the 136-byte block: empty, one byte of padding left (135), a block exactly, one over.
 LENGTHS = [*range(0, 300, 11), 31, 32, 40, 64, 96, 134, 135, 136, 137, 271, 272, 273, 300]
 COUNTS = [1, 3, 4, 7, 8, 9, 17]  # whole vectors and the ones the last group leaves part empty
-built = pytest.mark.skipif(not keccak_native.available(), reason="the native library is not built")
+
+
+@pytest.fixture
+def built() -> None:
+    require_native()
 
 
 def reference(message: bytes) -> bytes:
@@ -32,9 +36,9 @@ def reference(message: bytes) -> bytes:
 @pytest.fixture(params=[1, 4, 8], ids=lambda w: f"width{w}")
 def width(request: pytest.FixtureRequest) -> Iterator[int]:
     """Runs a test with 1, 4 and 8 messages per permutation (those this CPU runs)."""
-    if not keccak_native.available():
-        pytest.skip("the native library is not built")
+    require_native()
     if keccak_native.set_width(request.param) != request.param:
+        # The 4- and 8-wide code needs AVX2 and AVX-512; the 1-wide code runs everywhere.
         keccak_native.set_width(0)
         pytest.skip(f"this CPU has no {request.param}-wide vectors")
     yield request.param
@@ -42,12 +46,11 @@ def width(request: pytest.FixtureRequest) -> Iterator[int]:
 
 
 def test_library_is_built_where_a_compiler_is() -> None:
-    if shutil.which("cc") is None and shutil.which("gcc") is None:
-        pytest.skip("no C compiler here: pycryptodome does the hashing")
-    assert keccak_native.available(), f"run `make deps` to build {keccak_native.LIBRARY}"
+    require_native()
+    assert keccak_native.available()
 
 
-@built
+@pytest.mark.usefixtures("built")
 def test_no_fork_with_the_library(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(merkle_hash.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert not merkle_hash._can_fork()
@@ -83,7 +86,7 @@ def test_claim_leaves_match_the_abi_encoder(width: int, encoding: tuple[str, ...
         assert leaves == b"".join(standard_leaf_hash(encoding, row) for row in rows)
 
 
-@built
+@pytest.mark.usefixtures("built")
 def test_claim_leaves_refuse_uneven_columns() -> None:
     with pytest.raises(ValueError, match="per claim"):
         keccak_native.claim_leaves(bytes(64), bytes(40), bytes(32))
@@ -106,7 +109,7 @@ def test_merkle_level_hashes_sorted_children(width: int) -> None:
         assert tree[32 * i : 32 * i + 32] == expected
 
 
-@built
+@pytest.mark.usefixtures("built")
 def test_batches_refuse_a_ragged_buffer() -> None:
     for length in (0, -1, 3):
         with pytest.raises(ValueError, match="no whole number"):
@@ -115,7 +118,7 @@ def test_batches_refuse_a_ragged_buffer() -> None:
             keccak_native.leaf_hashes(b"abcd", length)
 
 
-@built
+@pytest.mark.usefixtures("built")
 def test_merkle_level_refuses_nodes_outside_the_tree() -> None:
     with pytest.raises(ValueError, match="out of the tree"):
         keccak_native.merkle_level(bytearray(32 * 5), 1, 2)
@@ -168,7 +171,7 @@ def test_standard_layout_matches_on_every_path(backend: str, count: int, sort_le
         assert tree_indices[0] > tree_indices[count // 2]
 
 
-@built
+@pytest.mark.usefixtures("built")
 def test_standard_tree_refuses_no_leaves() -> None:
     with pytest.raises(ValueError, match="at least one leaf"):
         keccak_native.standard_tree(b"", True)
@@ -189,7 +192,7 @@ def _files(text: str, tmp: Path) -> tuple[str, bytes, bytes]:
     return tree.root, (tmp / "dump.json").read_bytes(), (tmp / "claims.json").read_bytes()
 
 
-@built
+@pytest.mark.usefixtures("built")
 def test_builds_are_byte_identical_on_every_path(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
