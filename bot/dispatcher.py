@@ -13,7 +13,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.handlers import build_router
+from bot.handlers import build_routers
 from bot.i18n import LanguageMiddleware, create_i18n
 from bot.inline_filters import inline_sync_filters
 from bot.middlewares.database import DatabaseMiddleware, UpsertMiddleware
@@ -53,7 +53,7 @@ def create_dispatcher(
     dp.update.outer_middleware(DatabaseMiddleware(sessions, seen))
     dp.update.outer_middleware(UpsertMiddleware())
     LanguageMiddleware(create_i18n(settings.default_locale)).setup(dp)
-    dp.include_router(router or build_router())
+    dp.include_routers(*([router] if router else build_routers()))
     inline_sync_filters(dp)
     return dp
 

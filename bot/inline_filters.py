@@ -22,6 +22,14 @@ def command_like(message: Message) -> bool:
     return (message.text or message.caption or "").startswith("/")
 
 
+GROUP_TYPES = frozenset({"group", "supergroup"})
+
+
+def group_chatter(message: Message) -> bool:
+    """A group message that is no command: most of the traffic, which only `group` handles."""
+    return message.chat.type in GROUP_TYPES and not command_like(message)
+
+
 def _inline(callback: Callable[..., Any]) -> Callable[..., Any]:
     async def call(*args: Any, **kwargs: Any) -> Any:
         return callback(*args, **kwargs)

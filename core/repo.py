@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_
+from sqlalchemy import bindparam, func, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core import bulk
 from core.clock import utcnow
 from core.models import Chat, ChatMessage, Member, Membership, ProcessedUpdate
 
@@ -172,10 +173,16 @@ async def record_message(
 
 
 @functools.cache
-def _record_many(dialect: str, columns: tuple[str, ...]) -> Any:
+def _record_many(dialect: str, columns: tuple[str, ...]) -> tuple[Any, bulk.RowSource]:
+    """The INSERT of a batch of messages from one `RowSource` parameter, and that source."""
     table = ChatMessage.__table__  # type: ignore[attr-defined]
-    stmt = _insert_once(dialect, ChatMessage, columns)
-    return stmt.returning(table.c.chat_id, table.c.message_id)
+    source = bulk.row_source(dialect, "msgs", tuple(table.c[name] for name in columns))
+    rows = source.subquery
+    module = postgresql if dialect == "postgresql" else sqlite
+    # The WHERE keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
+    picked = select(*(rows.c[name] for name in columns)).where(true())
+    stmt = module.insert(table).from_select(list(columns), picked).on_conflict_do_nothing()
+    return stmt.returning(table.c.chat_id, table.c.message_id), source
 
 
 async def record_messages(
@@ -185,9 +192,10 @@ async def record_messages(
     keys) in one round trip; returns the `(chat_id, message_id)` of those stored just now."""
     if not rows:
         return set()
-    stmt = _record_many(_dialect(session), tuple(rows[0]))
+    columns = tuple(rows[0])
+    stmt, source = _record_many(_dialect(session), columns)
     connection = await session.connection()
-    result = await connection.execute(stmt, rows)
+    result = await connection.execute(stmt, source.params([[r[c] for c in columns] for r in rows]))
     return {(int(chat_id), int(message_id)) for chat_id, message_id in result.all()}
 
 

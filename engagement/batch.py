@@ -1,8 +1,10 @@
 """Scoring the group messages of one batch of updates together.
 
 The gateway handles concurrent updates in shared transactions (group commit). Scored one by
-one, each message costs three statements; here each costs one (the member's lock-and-read), and
-the batch writes every entry with the members' new states in one more round trip. A message
+one, each message costs three statements; here the whole batch costs three: one locks and
+reads every member's state row, one reads every message's context (rules version, epoch, the
+bot's standing, reactions that came first), and one writes every entry with the members' new
+states. Batches travel as one parameter per column (`core.bulk`). A message
 this path cannot judge from the member's state row alone (the member's second message in the
 batch, a late one, one whose reactions came first, one that may release an invite credit, a
 group's first) goes through `ingest.score_message` afterwards, so the outcome is exactly that
@@ -17,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, select
+from sqlalchemy import BigInteger, Column, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.bulk import RowSource, row_source
 from core.clock import utcnow
-from core.models_engagement import InteractionTarget
 from core.models_engagement import MemberState as StateRow
 from core.types import UTCDateTime
 from engagement import epochs, ingest, rules, sql, state
@@ -41,10 +43,9 @@ class _Context:
     """What the batch read of the database before judging."""
 
     states: dict[Member, Any]
-    # (chat, date) -> (rules version, open epoch, the bot's status in the chat)
-    contexts: dict[tuple[int, datetime], tuple[int | None, int | None, str | None]]
-    # (chat, message) of messages whose reactions came first
-    pending: set[tuple[int, int]]
+    # (chat, message) -> (rules version and open epoch at the message's date, the bot's status
+    # in the chat, whether reactions on the message came before it)
+    contexts: dict[tuple[int, int], tuple[int | None, int | None, str | None, bool]]
 
 
 async def score_messages(
@@ -84,11 +85,11 @@ async def score_messages(
 
 async def _judge(session: AsyncSession, msg: IncomingMessage, at: datetime, read: _Context) -> Any:
     """The intake row of a message judged from its member's state, or SKIP or SLOW."""
-    version, epoch_id, bot_status = read.contexts[(msg.chat_id, at)]
+    version, epoch_id, bot_status, reactions_first = read.contexts[(msg.chat_id, msg.message_id)]
     row = read.states[(msg.chat_id, msg.member_id)]
     if bot_status in state.ABSENT:
         return SKIP
-    if version is None or epoch_id is None or (msg.chat_id, msg.message_id) in read.pending:
+    if version is None or epoch_id is None or reactions_first:
         return SLOW
     if row.referrer_id is not None and not row.invite_credited:
         return SLOW
@@ -104,44 +105,48 @@ async def _judge(session: AsyncSession, msg: IncomingMessage, at: datetime, read
 
 
 async def _read(session: AsyncSession, dated: list[tuple[IncomingMessage, datetime]]) -> _Context:
+    """Two statements for the whole batch: the members' rows, locked, and every message's
+    context."""
     dialect = sql.dialect(session)
     members = list(dict.fromkeys((m.chat_id, m.member_id) for m, _ in dated))
-    locked = await sql.run(
-        session, _lock_many(dialect), [{"chat_id": c, "member_id": m} for c, m in members]
-    )
+    lock, lock_rows = _lock_many(dialect)
+    locked = await sql.run(session, lock, lock_rows.params(members))
     states = {(int(r.chat_id), int(r.member_id)): r for r in locked.all()}
-    contexts: dict[tuple[int, datetime], Any] = {}
-    for chat_id, at in dict.fromkeys((m.chat_id, at) for m, at in dated):
-        result = await sql.run(session, _context_statement(), {"chat_id": chat_id, "at": at})
-        contexts[(chat_id, at)] = tuple(result.one())
-    pending: set[tuple[int, int]] = set()
-    for chat_id in dict.fromkeys(m.chat_id for m, _ in dated):
-        ids = [m.message_id for m, _ in dated if m.chat_id == chat_id]
-        result = await sql.run(session, _pending_statement(), {"chat_id": chat_id, "ids": ids})
-        pending.update((chat_id, int(message_id)) for (message_id,) in result.all())
-    return _Context(states, contexts, pending)
+    ask, asked = _context_many(dialect)
+    messages = asked.params([(m.chat_id, at, m.message_id) for m, at in dated])
+    contexts = {
+        (int(chat_id), int(message_id)): (version, epoch_id, bot_status, bool(reactions))
+        for chat_id, message_id, version, epoch_id, bot_status, reactions in (
+            await sql.run(session, ask, messages)
+        ).all()
+    }
+    return _Context(states, contexts)
 
 
 @functools.cache
-def _lock_many(dialect: str) -> Any:
-    """`state.upsert` returning the rows, one per parameter set (run as one statement)."""
-    return state.upsert(dialect).returning(*StateRow.__table__.c)  # type: ignore[attr-defined]
+def _lock_many(dialect: str) -> tuple[Any, RowSource]:
+    """`state.upsert` of every `(chat_id, member_id)` of a `RowSource` in one statement,
+    returning the rows."""
+    table = StateRow.__table__  # type: ignore[attr-defined]
+    source = row_source(dialect, "members", (table.c.chat_id, table.c.member_id))
+    return state.upsert_from(dialect, source.subquery).returning(*table.c), source
 
 
 @functools.cache
-def _context_statement() -> Any:
-    chat = bindparam("chat_id", type_=BigInteger())
-    at = bindparam("at", type_=UTCDateTime())
-    return select(rules.version_at(chat, at), epochs.epoch_at(chat, at), state.bot_status(chat))
-
-
-@functools.cache
-def _pending_statement() -> Any:
-    """The messages among `ids` whose reactions arrived before them."""
-    i = InteractionTarget.__table__  # type: ignore[attr-defined]
-    return select(i.c.message_id).where(
-        i.c.chat_id == bindparam("chat_id", type_=BigInteger()),
-        i.c.message_id.in_(bindparam("ids", expanding=True)),
-        i.c.kind == "reaction",
-        i.c.author_id == state.UNKNOWN_AUTHOR,
+def _context_many(dialect: str) -> tuple[Any, RowSource]:
+    """Per `(chat_id, at, message_id)` of a `RowSource`: the rules version and open epoch at
+    that date, the bot's status in the chat, and whether reactions came before the message."""
+    chat = Column("chat_id", BigInteger())
+    source = row_source(
+        dialect, "msgs", (chat, Column("at", UTCDateTime()), Column("message_id", BigInteger()))
     )
+    m = source.subquery
+    stmt = select(
+        m.c.chat_id,
+        m.c.message_id,
+        rules.version_at(m.c.chat_id, m.c.at),
+        epochs.epoch_at(m.c.chat_id, m.c.at),
+        state.bot_status(m.c.chat_id),
+        state.pending(m.c.chat_id, m.c.message_id),
+    )
+    return stmt, source

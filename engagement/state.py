@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, MetaData, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    MetaData,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import from_timestamp, utcnow
@@ -105,6 +117,18 @@ def pending(chat_id: Any, message_id: Any) -> Any:
     )
 
 
+# A member's state before any cause.
+FRESH = {
+    "latest_message_id": 0,
+    "day": 0,
+    "day_count": 0,
+    "day_points": 0,
+    "recent": [],
+    "has_qualified": False,
+    "invite_credited": False,
+}
+
+
 def upsert(dialect: str) -> Any:
     """Creates a member's state row if missing and locks it, run with `chat_id` and
     `member_id`; add the RETURNING wanted."""
@@ -112,16 +136,26 @@ def upsert(dialect: str) -> Any:
     stmt = sql.insert_for(dialect, t).values(
         chat_id=bindparam("chat_id", type_=BigInteger()),
         member_id=bindparam("member_id", type_=BigInteger()),
-        latest_message_id=0,
-        day=0,
-        day_count=0,
-        day_points=0,
-        recent=[],
-        has_qualified=False,
-        invite_credited=False,
+        **FRESH,
     )
+    return _lock_on_conflict(stmt)
+
+
+def upsert_from(dialect: str, members: Any) -> Any:
+    """`upsert` of every row of `members`, a selectable with `chat_id` and `member_id` columns
+    (each pair once); add the RETURNING wanted."""
+    t = _table()
+    fresh = [literal(value, t.c[name].type).label(name) for name, value in FRESH.items()]
+    # The WHERE keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
+    rows = select(members.c.chat_id, members.c.member_id, *fresh).where(true())
+    stmt = sql.insert_for(dialect, t).from_select(["chat_id", "member_id", *FRESH], rows)
+    return _lock_on_conflict(stmt)
+
+
+def _lock_on_conflict(stmt: Any) -> Any:
+    """A no-op update of an existing row: it takes the row's lock and returns the row."""
     return stmt.on_conflict_do_update(
-        index_elements=["chat_id", "member_id"], set_={"day": t.c.day}
+        index_elements=["chat_id", "member_id"], set_={"day": _table().c.day}
     )
 
 

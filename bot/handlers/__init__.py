@@ -1,9 +1,10 @@
 """All routers of the bot, assembled in one place.
 
 Each module builds a fresh router per call, so that several dispatchers (tests, benchmarks)
-can live in one process. Order matters: `wallets` answers its deep links (`/start link_...`)
-before `private` answers every other `/start`, and the command routers come before `group`,
-whose catch-all records and scores every other group message.
+can live in one process. Order matters: group messages that are no command go straight to
+`group`'s chatter router; `wallets` answers its deep links (`/start link_...`) before `private`
+answers every other `/start`; the command routers come before `group`, whose catch-all records
+and scores the group commands nobody answered.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from bot.handlers import (
 from bot.inline_filters import command_like
 
 
-def build_router() -> Router:
-    root = Router(name="townsquare")
+def build_routers() -> list[Router]:
+    """The dispatcher's routers, in order. They sit directly under the dispatcher: every level
+    of nesting costs each update another round of aiogram's propagation."""
     # Of messages, the routers before `group` answer only commands: one check in front of all
     # of them lets every other group message go straight to `group`.
     commands = Router(name="commands")
@@ -40,5 +42,4 @@ def build_router() -> Router:
         epochs.create_router(),
         schedule.create_router(),
     )
-    root.include_routers(commands, group.create_router())
-    return root
+    return [group.create_chatter_router(), commands, group.create_router()]

@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import texts
 from bot.handlers.admins import MANAGER_STATUSES, admin_cache, status_of
 from bot.handlers.group_messages import defer_plain, incoming, record, reply_target, scorable
+from bot.inline_filters import group_chatter
 from core import repo
 from core.clock import utcnow
 from engagement import ingest, interactions, invites
@@ -32,6 +33,14 @@ from engagement.scoring import effective_time
 GROUPS = F.chat.type.in_({"group", "supergroup"})
 # Invite links the bot creates for a member (/invite) carry the member's id in their name.
 REFERRAL_PREFIX = "ref:"
+
+
+def create_chatter_router() -> Router:
+    """Group messages that are no command, ahead of every other router: nothing else answers
+    them, and most updates are these, so they skip every other router's filters."""
+    router = Router(name=f"{__name__}.chatter")
+    router.message.register(record_and_score, group_chatter)
+    return router
 
 
 def create_router() -> Router:

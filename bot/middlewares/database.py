@@ -15,6 +15,7 @@ from aiogram.types.update import UpdateTypeLookupError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.inline_filters import group_chatter
 from bot.middlewares.group_commit import CLAIMED_BEFORE, GroupCommit
 from bot.seen import SeenCache
 from core import repo
@@ -33,10 +34,7 @@ def update_kind(update: Update) -> str:
 def ordinary(update: Update) -> bool:
     """A group message that is no command: most of the traffic, and handled without calling
     Telegram, so its handling hardly ever fails (see `GroupCommit.run`'s `isolated`)."""
-    message = update.message
-    if message is None or message.chat.type not in ("group", "supergroup"):
-        return False
-    return not (message.text or message.caption or "").startswith("/")
+    return update.message is not None and group_chatter(update.message)
 
 
 class DatabaseMiddleware(BaseMiddleware):

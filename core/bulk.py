@@ -1,0 +1,82 @@
+"""Many rows in one statement with a fixed number of parameters.
+
+SQLAlchemy binds a many-row statement row by row: for each row it builds a parameter dict and
+runs every value through its type's processor, then flattens the rows into one long parameter
+list. For a batch of a few dozen rows that costs more in Python than the statement costs in the
+database. A `RowSource` instead sends the batch as one value per column (PostgreSQL: an array
+per column, read by `unnest`) or one value in all (SQLite: a JSON array of rows, read by
+`json_each`), and is used as the FROM of an ordinary Core statement (`INSERT ... SELECT`,
+`UPDATE ... FROM`), whose compiled form SQLAlchemy caches as usual. Values go through the
+same type processors as a normal bind, so what is stored is exactly what a row-by-row INSERT
+would store.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Column, TextClause, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import Subquery
+
+DIALECTS: dict[str, Dialect] = {
+    "sqlite": sqlite.dialect(),
+    "postgresql": postgresql.asyncpg.dialect(),  # type: ignore[attr-defined]
+}
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class RowSource:
+    """Rows of the given columns, as a subquery named `name`, filled by `params(rows)`."""
+
+    dialect: str
+    name: str
+    columns: tuple[Column[Any], ...]
+
+    @functools.cached_property
+    def subquery(self) -> Subquery:
+        """The rows as a selectable: `source.subquery.c.<column>`."""
+        typed = [Column(c.name, c.type) for c in self.columns]
+        return self._text().columns(*typed).subquery(self.name)
+
+    def _text(self) -> TextClause:
+        names = [c.name for c in self.columns]
+        if self.dialect == "postgresql":
+            dialect = DIALECTS["postgresql"]
+            arrays = ", ".join(
+                f"CAST(:{self.name}_{i} AS {c.type.compile(dialect=dialect)}[])"
+                for i, c in enumerate(self.columns)
+            )
+            return text(f"SELECT * FROM unnest({arrays}) AS u({', '.join(names)})")
+        picks = ", ".join(f"value ->> {i} AS {name}" for i, name in enumerate(names))
+        return text(f"SELECT {picks} FROM json_each(:{self.name})")
+
+    @functools.cached_property
+    def _processors(self) -> tuple[Processor, ...]:
+        dialect = DIALECTS[self.dialect]
+        return tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in self.columns)
+
+    def params(self, rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
+        """The statement's parameters for `rows`, each a sequence in the columns' order."""
+        processors = self._processors
+        if any(processors):
+            rows = [
+                [value if p is None else p(value) for p, value in zip(processors, row, strict=True)]
+                for row in rows
+            ]
+        if self.dialect == "postgresql":
+            columns = list(zip(*rows, strict=True)) or [()] * len(self.columns)
+            return {f"{self.name}_{i}": list(column) for i, column in enumerate(columns)}
+        return {self.name: orjson.dumps(rows).decode()}
+
+
+@functools.cache
+def row_source(dialect: str, name: str, columns: tuple[Column[Any], ...]) -> RowSource:
+    """The (cached) source of rows of `columns` for `dialect` (`sqlite` or `postgresql`)."""
+    return RowSource(dialect, name, columns)
