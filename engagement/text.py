@@ -45,8 +45,8 @@ def normalise(text: str) -> str:
 
 def _without_links_and_mentions(text: str) -> str:
     # Every link URL matches holds a "." or a ":" (each prefix of its first branch does, and its
-    # second branch needs a dot before the top-level domain), and every mention an "@"; neither
-    # has a case variant that IGNORECASE would match. Without them the searches find nothing.
+    # second branch needs a dot before the top-level domain), and every mention an "@"; no other
+    # character matches these, IGNORECASE or not. Without them the searches find nothing.
     if "." in text or ":" in text:
         text = URL.sub(" ", text)
     if "@" in text:
@@ -56,7 +56,7 @@ def _without_links_and_mentions(text: str) -> str:
 
 def has_link(text: str) -> bool:
     """Whether the text holds a link (URL, bare domain or t.me path)."""
-    if "." not in text and ":" not in text:  # no link without one (see above): skip the search
+    if "." not in text and ":" not in text:  # URL needs one: see _without_links_and_mentions
         return False
     return URL.search(text) is not None
 
