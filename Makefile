@@ -6,6 +6,7 @@ PYTEST_ARGS ?=
 # Test processes: most of a test's time is spent waiting on servers, so two share the two cores well.
 TEST_WORKERS ?= 2
 KECCAK_LIB := wallet/native/libkeccak.so
+SIMHASH_LIB := engagement/native/libsimhash.so
 
 .PHONY: run test lint format bench i18n contracts deps py-deps node-deps browser clean help
 
@@ -52,7 +53,7 @@ deps: py-deps node-deps
 
 # The project's own bytecode too: the machines run with PYTHONDONTWRITEBYTECODE, and compiling
 # it again in every process costs `townsquare sandbox` a tenth of its start-up.
-py-deps: .uv-installed $(KECCAK_LIB)
+py-deps: .uv-installed $(KECCAK_LIB) $(SIMHASH_LIB)
 	$(UV) sync --frozen --quiet --compile-bytecode
 	$(UV) run --no-sync python -m compileall -q core engagement wallet miniapps bot
 
@@ -61,6 +62,12 @@ py-deps: .uv-installed $(KECCAK_LIB)
 $(KECCAK_LIB): wallet/native/keccak.c
 	@$(CC) -O3 -shared -fPIC -Wall -o $@.tmp $< && mv $@.tmp $@ \
 		|| { rm -f $@ $@.tmp; echo "no native Keccak-256 ($(CC) failed): hashing with pycryptodome"; }
+
+# Our simhash of message texts (engagement/simhash_native.py). Without a C compiler
+# engagement.text computes it in Python, with the same results, so a failed build only says so.
+$(SIMHASH_LIB): engagement/native/simhash.c
+	@$(CC) -O3 -shared -fPIC -Wall -o $@.tmp $< && mv $@.tmp $@ \
+		|| { rm -f $@ $@.tmp; echo "no native simhash ($(CC) failed): message hashes in Python"; }
 
 node-deps: node_modules/.package-lock.json
 
@@ -77,4 +84,4 @@ browser:
 		$(if $(shell [ $$(id -u) -eq 0 ] || echo no),sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 clean:
-	rm -rf .venv node_modules .uv-installed .pytest_cache .mypy_cache .ruff_cache var artifacts $(KECCAK_LIB)
+	rm -rf .venv node_modules .uv-installed .pytest_cache .mypy_cache .ruff_cache var artifacts $(KECCAK_LIB) $(SIMHASH_LIB)

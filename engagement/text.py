@@ -11,11 +11,17 @@ import hashlib
 import re
 import unicodedata
 
+from engagement import simhash_native
+
 URL = re.compile(
     r"(?:https?://|www\.|t\.me/|tg://)\S+|\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?:/\S*)?",
     re.IGNORECASE,
 )
 MENTION = re.compile(r"@\w{3,}")
+# What `normalise` makes of each ASCII character: letters lower-cased, digits kept, the rest " ".
+_ASCII_WORDS = str.maketrans(
+    {chr(code): chr(code).lower() if chr(code).isalnum() else " " for code in range(128)}
+)
 HASH_BITS = 64
 MASK = (1 << HASH_BITS) - 1
 SHINGLE = 3
@@ -26,14 +32,32 @@ def normalise(text: str) -> str:
 
     Emoji, punctuation and symbols disappear, so messages that are only those normalise to "".
     """
-    text = unicodedata.normalize("NFKC", text)
-    text = MENTION.sub(" ", URL.sub(" ", text))
+    if not text.isascii():  # NFKC leaves ASCII as it is
+        text = unicodedata.normalize("NFKC", text)
+    text = _without_links_and_mentions(text)
+    if text.isascii():
+        # Most messages. In ASCII, casefold is lower() and the letters and digits (categories L
+        # and N) are exactly the alphanumerics: one table lookup per character does it all.
+        return " ".join(text.translate(_ASCII_WORDS).split())
     kept = [ch if unicodedata.category(ch)[0] in "LN" else " " for ch in text.casefold()]
     return " ".join("".join(kept).split())
 
 
+def _without_links_and_mentions(text: str) -> str:
+    # Every link URL matches holds a "." or a ":" (each prefix of its first branch does, and its
+    # second branch needs a dot before the top-level domain), and every mention an "@"; no other
+    # character matches these, IGNORECASE or not. Without them the searches find nothing.
+    if "." in text or ":" in text:
+        text = URL.sub(" ", text)
+    if "@" in text:
+        text = MENTION.sub(" ", text)
+    return text
+
+
 def has_link(text: str) -> bool:
     """Whether the text holds a link (URL, bare domain or t.me path)."""
+    if "." not in text and ":" not in text:  # URL needs one: see _without_links_and_mentions
+        return False
     return URL.search(text) is not None
 
 
@@ -57,8 +81,27 @@ def _feature_hash(feature: str) -> int:
 def simhash(content: str) -> int:
     """Charikar's simhash over character 3-grams: similar texts get hashes a few bits apart.
 
+    Each 3-gram of the content (spaces read as "_"; shorter content is one 3-gram) counts with
+    the first 8 bytes, big-endian, of its BLAKE2b digest of size 8; a bit is set when more than
+    half of the 3-grams set it. Our C library (`engagement.simhash_native`) computes the same
+    when it is built.
+
     Returns 0 for empty content (0 means "no text" everywhere in scoring).
     """
+    if not content:
+        return 0
+    native = simhash_native.function()
+    if native is not None:
+        try:
+            data = content.encode()
+        except UnicodeEncodeError:  # a lone surrogate: the Python code raises as it always has
+            return simhash_python(content)
+        return native(data, len(data))
+    return simhash_python(content)
+
+
+def simhash_python(content: str) -> int:
+    """`simhash` in Python alone: what the C library must agree with, and the fallback."""
     if not content:
         return 0
     compact = content.replace(" ", "_")
