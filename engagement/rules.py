@@ -155,7 +155,7 @@ def apply_changes(rules: Rules, changes: dict[str, str]) -> Rules:
 
 # Keyed by the database too: one process may serve several (tests, benchmarks, a migration
 # check), and a version number names different rules in each.
-_CACHE: OrderedDict[tuple[str, int, int], Rules] = OrderedDict()
+_CACHE: OrderedDict[tuple[Any, int, int], Rules] = OrderedDict()
 _CACHE_SIZE = 4096
 
 
@@ -166,7 +166,9 @@ async def load_version(*, session: AsyncSession, chat_id: int, version: int) -> 
         LookupError: the group has no such version.
     """
     bind = session.bind
-    database = "" if bind is None else str(getattr(bind, "url", None) or bind.engine.url)
+    # The URL itself, not its text: this runs for every message scored, and rendering a URL
+    # costs more than the rest of the lookup.
+    database = None if bind is None else (getattr(bind, "url", None) or bind.engine.url)
     key = (database, chat_id, version)
     cached = _CACHE.get(key)
     if cached is not None:
