@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
-from core.models_totals import totals_ddl, totals_drop_ddl
+from core.models_totals import INSERTED, totals_ddl, totals_drop_ddl
 from core.types import UTCDateTime
 
 # SQLite autoincrements only an INTEGER primary key; PostgreSQL gets a 64-bit one.
@@ -314,18 +314,46 @@ INTAKE_STATE = (
 )
 
 
-def engagement_ddl(dialect: str) -> list[str]:
-    """The trigger and view statements for `dialect` (`sqlite` or `postgresql`), idempotent."""
+# A row's points go to its member's score in its epoch (the ledger's and the score's key).
+_SCORE_ADD = (
+    " ON CONFLICT (epoch_id, member_id)"
+    " DO UPDATE SET points = engagement_scores.points + excluded.points;"
+)
+
+
+def score_ddl(dialect: str) -> list[str]:
+    """The trigger that adds every ledger insert to `engagement_scores`, idempotent.
+
+    On PostgreSQL it runs once per statement over the statement's rows, summed per score row
+    (a statement may hold several rows of one member, and an upsert touches a row only once),
+    in key order, so concurrent writers lock score rows in the same order.
+    """
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION engagement_ledger_score() RETURNS trigger"
+            " LANGUAGE plpgsql AS $$ BEGIN"
+            " INSERT INTO engagement_scores (epoch_id, member_id, chat_id, points)"
+            f" SELECT epoch_id, member_id, min(chat_id), sum(points) FROM {INSERTED}"
+            " WHERE points <> 0 GROUP BY epoch_id, member_id ORDER BY epoch_id, member_id"
+            f"{_SCORE_ADD} RETURN NULL; END $$",
+            "CREATE OR REPLACE TRIGGER engagement_ledger_score AFTER INSERT ON engagement_ledger"
+            f" REFERENCING NEW TABLE AS {INSERTED}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION engagement_ledger_score()",
+        ]
+    return [
+        "CREATE TRIGGER IF NOT EXISTS engagement_ledger_score AFTER INSERT ON engagement_ledger"
+        " WHEN NEW.points <> 0 BEGIN"
+        " INSERT INTO engagement_scores (epoch_id, member_id, chat_id, points)"
+        f" VALUES (NEW.epoch_id, NEW.member_id, NEW.chat_id, NEW.points){_SCORE_ADD} END"
+    ]
+
+
+def intake_ddl(dialect: str) -> list[str]:
+    """The intake view and its INSTEAD OF trigger, idempotent."""
     entry = ", ".join(INTAKE_ENTRY)
     new_entry = ", ".join(f"NEW.{c}" for c in INTAKE_ENTRY)
     new_state = ", ".join(f"{c} = NEW.{c}" for c in INTAKE_STATE)
     view_columns = ", ".join([*(f"l.{c}" for c in INTAKE_ENTRY), *(f"s.{c}" for c in INTAKE_STATE)])
-    score = (
-        "INSERT INTO engagement_scores (epoch_id, member_id, chat_id, points)"
-        " VALUES (NEW.epoch_id, NEW.member_id, NEW.chat_id, NEW.points)"
-        " ON CONFLICT (epoch_id, member_id)"
-        " DO UPDATE SET points = engagement_scores.points + excluded.points;"
-    )
     intake = (
         f"INSERT INTO engagement_ledger ({entry}) VALUES ({new_entry})"
         " ON CONFLICT (chat_id, cause, revision) DO NOTHING;"
@@ -333,28 +361,25 @@ def engagement_ddl(dialect: str) -> list[str]:
         " WHERE chat_id = NEW.chat_id AND member_id = NEW.member_id;"
     )
     if dialect == "postgresql":
-        view = "CREATE OR REPLACE VIEW"
         return [
-            "CREATE OR REPLACE FUNCTION engagement_ledger_score() RETURNS trigger"
-            f" LANGUAGE plpgsql AS $$ BEGIN IF NEW.points <> 0 THEN {score} END IF;"
-            " RETURN NULL; END $$",
-            "CREATE OR REPLACE TRIGGER engagement_ledger_score AFTER INSERT ON engagement_ledger"
-            " FOR EACH ROW EXECUTE FUNCTION engagement_ledger_score()",
-            f"{view} engagement_intake AS SELECT {view_columns} FROM engagement_ledger l"
-            " JOIN engagement_member_state s ON false",
+            f"CREATE OR REPLACE VIEW engagement_intake AS SELECT {view_columns}"
+            " FROM engagement_ledger l JOIN engagement_member_state s ON false",
             "CREATE OR REPLACE FUNCTION engagement_intake_insert() RETURNS trigger"
             f" LANGUAGE plpgsql AS $$ BEGIN {intake} RETURN NEW; END $$",
             "CREATE OR REPLACE TRIGGER engagement_intake_insert INSTEAD OF INSERT"
             " ON engagement_intake FOR EACH ROW EXECUTE FUNCTION engagement_intake_insert()",
         ]
     return [
-        "CREATE TRIGGER IF NOT EXISTS engagement_ledger_score AFTER INSERT ON engagement_ledger"
-        f" WHEN NEW.points <> 0 BEGIN {score} END",
         f"CREATE VIEW IF NOT EXISTS engagement_intake AS SELECT {view_columns}"
         " FROM engagement_ledger l JOIN engagement_member_state s ON 0",
         "CREATE TRIGGER IF NOT EXISTS engagement_intake_insert INSTEAD OF INSERT"
         f" ON engagement_intake BEGIN {intake} END",
     ]
+
+
+def engagement_ddl(dialect: str) -> list[str]:
+    """The trigger and view statements for `dialect` (`sqlite` or `postgresql`), idempotent."""
+    return [*score_ddl(dialect), *intake_ddl(dialect)]
 
 
 def engagement_drop_ddl(dialect: str) -> list[str]:

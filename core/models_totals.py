@@ -3,6 +3,8 @@
 `engagement_member_totals` is a cache of ledger sums, like `engagement_scores` but finer: a
 trigger on the ledger adds each inserted row to it in the same statement, so the points page
 reads a member's breakdown in one indexed read instead of summing the member's whole ledger.
+On PostgreSQL it is a statement trigger, so a batch of rows costs one grouped upsert; on SQLite,
+two row triggers split by whether the row is a correction.
 
 Besides points and entry counts, the rows of kind `message` count the member's messages by
 their final decision (the highest revision of each message's cause): `counted` when the
@@ -22,6 +24,10 @@ from sqlmodel import Field, SQLModel
 
 TABLE = "engagement_member_totals"
 TRIGGER = "engagement_ledger_totals"
+# SQLite's second trigger: the rows that move a message between decisions.
+CORRECTIONS = "engagement_ledger_corrections"
+# PostgreSQL's statement triggers read a statement's new ledger rows under this name.
+INSERTED = "inserted"
 
 
 class MemberTotal(SQLModel, table=True):
@@ -42,6 +48,7 @@ class MemberTotal(SQLModel, table=True):
 
 
 COLUMNS = "epoch_id, member_id, kind, rule, app_id, chat_id, points, entries, counted, not_counted"
+KEY = "epoch_id, member_id, kind, rule, app_id"
 
 
 def _app_id(dialect: str, row: str) -> str:
@@ -61,18 +68,23 @@ def _upsert(dialect: str, *, counted: str, not_counted: str) -> str:
     return (
         f"INSERT INTO {TABLE} ({COLUMNS}) VALUES (NEW.epoch_id, NEW.member_id, NEW.kind,"
         f" NEW.rule, {_app_id(dialect, 'NEW.')}, NEW.chat_id, NEW.points, 1,"
-        f" {counted}, {not_counted})"
-        " ON CONFLICT (epoch_id, member_id, kind, rule, app_id) DO UPDATE SET"
-        f" points = {TABLE}.points + excluded.points, entries = {TABLE}.entries + 1,"
-        f" counted = {TABLE}.counted + excluded.counted,"
-        f" not_counted = {TABLE}.not_counted + excluded.not_counted;"
+        f" {counted}, {not_counted}){_ADD};"
     )
 
 
-def _decision_row(rule: str) -> str:
-    """The totals row of NEW's member whose message decisions are under `rule`."""
+# Adds an upserted row's sums to the stored ones.
+_ADD = (
+    " ON CONFLICT (epoch_id, member_id, kind, rule, app_id) DO UPDATE SET"
+    f" points = {TABLE}.points + excluded.points, entries = {TABLE}.entries + excluded.entries,"
+    f" counted = {TABLE}.counted + excluded.counted,"
+    f" not_counted = {TABLE}.not_counted + excluded.not_counted"
+)
+
+
+def _decision_row(rule: str, row: str = "NEW.") -> str:
+    """The totals row of `row`'s member whose message decisions are under `rule`."""
     return (
-        f"{TABLE}.epoch_id = NEW.epoch_id AND {TABLE}.member_id = NEW.member_id"
+        f"{TABLE}.epoch_id = {row}epoch_id AND {TABLE}.member_id = {row}member_id"
         f" AND {TABLE}.kind = 'message' AND {TABLE}.rule = {rule} AND {TABLE}.app_id = ''"
     )
 
@@ -84,68 +96,107 @@ def _count(sign: str, net: str) -> str:
     )
 
 
-# The rows of NEW's message other than NEW: their net points, highest revision, and the rule
-# of that revision. Found through the ledger's unique (chat, cause, revision) key; on SQLite
-# the unary `+` keeps the planner off the member's covering index (every row of the member).
+# The rows of a row's message other than that row, for a row `{row}` of kind `message`:
+# their net points, highest revision, and the rule of that revision. Found through the
+# ledger's unique (chat, cause, revision) key; on SQLite the unary `+` keeps the planner off the
+# member's covering index (every row of the member).
 PRIOR = (
     "SELECT f.rule AS final_rule, a.net AS net, a.rev AS rev FROM (SELECT sum(points) AS net,"
     " max(revision) AS rev FROM engagement_ledger"
-    " WHERE chat_id = NEW.chat_id AND cause = NEW.cause AND {plus}epoch_id = NEW.epoch_id"
-    " AND {plus}member_id = NEW.member_id AND {plus}kind = 'message'{others}) a"
+    " WHERE chat_id = {row}chat_id AND cause = {row}cause AND {plus}epoch_id = {row}epoch_id"
+    " AND {plus}member_id = {row}member_id AND {plus}kind = 'message'{others}) a"
     " JOIN engagement_ledger f"
-    " ON f.chat_id = NEW.chat_id AND f.cause = NEW.cause AND f.revision = a.rev"
+    " ON f.chat_id = {row}chat_id AND f.cause = {row}cause AND f.revision = a.rev"
 )
 
 
-def _postgresql_body() -> str:
-    """The common case, a message's first row, costs one lookup and the upsert; only a
-    correction moves the message from its old decision to its new one."""
-    prior = PRIOR.format(plus="", others=" AND revision <> NEW.revision")
-    first = "NEW.kind = 'message' AND prior_rule IS NULL"
-    upsert = _upsert(
-        "postgresql",
-        counted=f"CASE WHEN {first} AND NEW.points > 0 THEN 1 ELSE 0 END",
-        not_counted=f"CASE WHEN {first} AND NEW.points <= 0 THEN 1 ELSE 0 END",
-    )
-    final = "CASE WHEN NEW.revision > prior_rev THEN NEW.rule ELSE prior_rule END"
+def _corrects(row: str, plus: str) -> str:
+    """SQL: `row` is a correction, a message row whose cause has other revisions in the ledger,
+    so it may move its message between decisions. A probe of one cause's entries in the unique
+    key. Not `revision > 0`: a revision written before a lower one (a replay, an import) makes
+    the lower one the correction, and a lone higher revision is its message's first row."""
     return (
-        "DECLARE prior_rule text; prior_net bigint; prior_rev integer; BEGIN"
-        " IF NEW.kind = 'message' THEN"
+        f"{row}kind = 'message' AND EXISTS (SELECT 1 FROM engagement_ledger"
+        f" WHERE chat_id = {row}chat_id AND cause = {row}cause AND revision <> {row}revision"
+        f" AND {plus}epoch_id = {row}epoch_id AND {plus}member_id = {row}member_id"
+        f" AND {plus}kind = 'message')"
+    )
+
+
+def _postgresql_body() -> str:
+    """Statement level, in one statement: the statement's rows are summed into their totals
+    rows by one upsert (grouped by its key: a statement may hold several rows of one member),
+    a message's first row counted there at once, and the rows that are corrections are picked
+    out. Only those then run the per-row move of revision 0010's trigger, in insertion order:
+    out of the decision the message had without the row, into the one it has with it."""
+    rows = (
+        "SELECT n.id, n.epoch_id, n.member_id, n.kind, n.rule, n.chat_id, n.points,"
+        f" {_app_id('postgresql', 'n.')} AS app_id, {_corrects('n.', '')} AS moves"
+        f" FROM {INSERTED} n"
+    )
+    first = "kind = 'message' AND NOT moves"
+    sums = (
+        f"INSERT INTO {TABLE} ({COLUMNS})"
+        " SELECT epoch_id, member_id, kind, rule, app_id, min(chat_id), sum(points), count(*),"
+        f" count(*) FILTER (WHERE {first} AND points > 0),"
+        f" count(*) FILTER (WHERE {first} AND points <= 0)"
+        f" FROM batch GROUP BY {KEY} ORDER BY {KEY}{_ADD}"
+    )
+    prior = PRIOR.format(row="r.", plus="", others=" AND revision <> r.revision")
+    final = "CASE WHEN r.revision > prior_rev THEN r.rule ELSE prior_rule END"
+    return (
+        "DECLARE r record; moved bigint[]; prior_rule text; prior_net bigint; prior_rev integer;"
+        f" BEGIN WITH batch AS ({rows}), sums AS ({sums})"
+        " SELECT array_agg(id ORDER BY id) INTO moved FROM batch WHERE moves;"
+        " IF moved IS NOT NULL THEN"
+        f" FOR r IN SELECT * FROM {INSERTED} WHERE id = ANY (moved) ORDER BY id LOOP"
         " SELECT p.final_rule, p.net, p.rev INTO prior_rule, prior_net, prior_rev"
         f" FROM ({prior}) p;"
-        f" END IF; {upsert}"
-        " IF prior_rule IS NOT NULL THEN"
-        f" UPDATE {TABLE} SET {_count('-', 'prior_net')} WHERE {_decision_row('prior_rule')};"
-        f" UPDATE {TABLE} SET {_count('+', 'prior_net + NEW.points')}"
-        f" WHERE {_decision_row(final)};"
-        " END IF; RETURN NULL; END"
+        f" UPDATE {TABLE} SET {_count('-', 'prior_net')}"
+        f" WHERE {_decision_row('prior_rule', 'r.')};"
+        f" UPDATE {TABLE} SET {_count('+', 'prior_net + r.points')}"
+        f" WHERE {_decision_row(final, 'r.')};"
+        " END LOOP; END IF; RETURN NULL; END"
     )
 
 
-def _sqlite_body() -> str:
-    """SQLite has no variables or IF in a trigger: every message row takes its message out of
-    the decision it had without this row (if any), then into the one it has with it."""
+def _sqlite_bodies() -> tuple[str, str]:
+    """SQLite has no statement triggers, variables or IF: two row triggers with exclusive
+    WHEN clauses. A row that corrects nothing (any other kind, or a message's first row) only
+    adds itself, counting its message at once; a correction also takes its message out of the
+    decision it had without the row (if any), then into the one it has with it."""
     moves = []
     for sign, others in (("-", " AND revision <> NEW.revision"), ("+", "")):
-        prior = PRIOR.format(plus="+", others=others)
+        prior = PRIOR.format(row="NEW.", plus="+", others=others)
         moves.append(
             f"UPDATE {TABLE} SET {_count(sign, 'v.net')} FROM ({prior}) v"
-            f" WHERE NEW.kind = 'message' AND {_decision_row('v.final_rule')};"
+            f" WHERE {_decision_row('v.final_rule')};"
         )
-    return f"BEGIN {_upsert('sqlite', counted='0', not_counted='0')} {' '.join(moves)} END"
+    first = _upsert(
+        "sqlite",
+        counted="CASE WHEN NEW.kind = 'message' AND NEW.points > 0 THEN 1 ELSE 0 END",
+        not_counted="CASE WHEN NEW.kind = 'message' AND NEW.points <= 0 THEN 1 ELSE 0 END",
+    )
+    correction = f"{_upsert('sqlite', counted='0', not_counted='0')} {' '.join(moves)}"
+    return f"BEGIN {first} END", f"BEGIN {correction} END"
 
 
 def totals_ddl(dialect: str) -> list[str]:
-    """The trigger that keeps the totals with every ledger insert, for `dialect`, idempotent."""
+    """The triggers that keep the totals with every ledger insert, for `dialect`, idempotent."""
     if dialect == "postgresql":
         return [
             f"CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$"
             f" {_postgresql_body()} $$",
             f"CREATE OR REPLACE TRIGGER {TRIGGER} AFTER INSERT ON engagement_ledger"
-            f" FOR EACH ROW EXECUTE FUNCTION {TRIGGER}()",
+            f" REFERENCING NEW TABLE AS {INSERTED} FOR EACH STATEMENT EXECUTE FUNCTION {TRIGGER}()",
         ]
+    first, correction = _sqlite_bodies()
+    corrects = _corrects("NEW.", "+")
     return [
-        f"CREATE TRIGGER IF NOT EXISTS {TRIGGER} AFTER INSERT ON engagement_ledger {_sqlite_body()}"
+        f"CREATE TRIGGER IF NOT EXISTS {TRIGGER} AFTER INSERT ON engagement_ledger"
+        f" WHEN NOT ({corrects}) {first}",
+        f"CREATE TRIGGER IF NOT EXISTS {CORRECTIONS} AFTER INSERT ON engagement_ledger"
+        f" WHEN {corrects} {correction}",
     ]
 
 
@@ -156,7 +207,7 @@ def totals_drop_ddl(dialect: str) -> list[str]:
             f"DROP TRIGGER IF EXISTS {TRIGGER} ON engagement_ledger",
             f"DROP FUNCTION IF EXISTS {TRIGGER}()",
         ]
-    return [f"DROP TRIGGER IF EXISTS {TRIGGER}"]
+    return [f"DROP TRIGGER IF EXISTS {TRIGGER}", f"DROP TRIGGER IF EXISTS {CORRECTIONS}"]
 
 
 def totals_backfill(dialect: str) -> list[str]:

@@ -76,12 +76,13 @@ async def say(sessions: Sessions, message_id: int, seconds: int, member: int = 7
     )
 
 
-def test_the_migration_snapshot_matches_the_models() -> None:
-    revision = migration("0010")
+def test_the_migration_snapshots_match_the_models() -> None:
+    made, latest = migration("0010"), migration("0012")
     for dialect in ("sqlite", "postgresql"):
-        assert revision.RULES[dialect] == totals_ddl(dialect)
-        assert revision.DROP[dialect] == totals_drop_ddl(dialect)
-        assert revision.BACKFILL[dialect] == totals_backfill(dialect)
+        assert latest.TOTALS[dialect] == totals_ddl(dialect)
+        assert latest.DROP[dialect] == totals_drop_ddl(dialect)
+        assert latest.PREVIOUS_TOTALS[dialect] == made.RULES[dialect]
+        assert made.BACKFILL[dialect] == totals_backfill(dialect)
 
 
 async def react(sessions: Sessions, message_id: int, author: int, actors: range) -> None:

@@ -13,7 +13,7 @@ import core.models
 import core.models_engagement
 from core.db import create_engine
 from core.migrate import upgrade
-from core.models_engagement import engagement_ddl, engagement_drop_ddl
+from core.models_engagement import engagement_ddl, engagement_drop_ddl, score_ddl
 from tests.engagement.helpers_engagement import migration
 
 RULE_OBJECTS = {
@@ -22,14 +22,21 @@ RULE_OBJECTS = {
     "engagement_intake",
     "engagement_intake_insert",
 }
+# SQLite's totals take a second trigger for corrections (PostgreSQL's is one statement trigger).
+SQLITE_ONLY = {"engagement_ledger_corrections"}
 CHAT = -1005
 
 
-def test_the_migration_snapshot_matches_the_models() -> None:
-    revision = migration("0003")
+def test_the_migration_snapshots_match_the_models() -> None:
+    """0003 made the rules; 0012 replaced PostgreSQL's score trigger (and keeps 0003's for
+    its downgrade)."""
+    made, latest = migration("0003"), migration("0012")
     for dialect in ("sqlite", "postgresql"):
-        assert revision.RULES[dialect] == engagement_ddl(dialect)
-        assert revision.DROP[dialect] == engagement_drop_ddl(dialect)
+        score = len(score_ddl(dialect))
+        replaced = latest.SCORE.get(dialect, made.RULES[dialect][:score])
+        assert [*replaced, *made.RULES[dialect][score:]] == engagement_ddl(dialect)
+        assert latest.PREVIOUS_SCORE.get(dialect, replaced) == made.RULES[dialect][:score]
+        assert made.DROP[dialect] == engagement_drop_ddl(dialect)
 
 
 async def rule_objects(url: str) -> set[str]:
@@ -44,14 +51,18 @@ async def rule_objects(url: str) -> set[str]:
             )
         found = {row[0] for row in (await conn.execute(text(query))).all()}
     await engine.dispose()
-    return found & RULE_OBJECTS
+    return found & (RULE_OBJECTS | SQLITE_ONLY)
+
+
+def expected_objects(url: str) -> set[str]:
+    return RULE_OBJECTS | (SQLITE_ONLY if url.startswith("sqlite") else set())
 
 
 async def test_create_all_makes_and_drop_all_removes_the_rules(empty_database_url: str) -> None:
     engine = create_engine(empty_database_url)
     async with engine.begin() as conn:
         await conn.run_sync(SQLModel.metadata.create_all)
-    assert await rule_objects(empty_database_url) == RULE_OBJECTS
+    assert await rule_objects(empty_database_url) == expected_objects(empty_database_url)
     async with engine.begin() as conn:
         await conn.run_sync(SQLModel.metadata.create_all)  # a second time changes nothing
         await conn.run_sync(SQLModel.metadata.drop_all)
@@ -62,7 +73,7 @@ async def test_create_all_makes_and_drop_all_removes_the_rules(empty_database_ur
 
 async def test_any_ledger_insert_moves_the_score_and_totals_once(database_url: str) -> None:
     await asyncio.to_thread(upgrade, database_url)
-    assert await rule_objects(database_url) == RULE_OBJECTS
+    assert await rule_objects(database_url) == expected_objects(database_url)
     engine = create_engine(database_url)
     at = datetime(2026, 11, 1, tzinfo=UTC)
     insert = text(
