@@ -156,20 +156,6 @@ class LedgerEntry(LedgerEntryBase, table=True):
         UniqueConstraint("chat_id", "cause", "revision", name="uq_engagement_ledger_cause"),
         Index("ix_engagement_ledger_epoch_member", "epoch_id", "member_id", "occurred_at"),
         Index("ix_engagement_ledger_chat_time", "chat_id", "occurred_at"),
-        # Covers the points page's sums and message verdicts for one member in one epoch,
-        # so they read the index alone.
-        Index(
-            "ix_engagement_ledger_member_sums",
-            "epoch_id",
-            "member_id",
-            "kind",
-            "rule",
-            "points",
-            "chat_id",
-            "cause",
-            "revision",
-            "id",
-        ),  # fmt: skip
     )
 
     id: int | None = Field(

@@ -99,7 +99,7 @@ def _count(sign: str, net: str) -> str:
 # The rows of a row's message other than that row, for a row `{row}` of kind `message`:
 # their net points, highest revision, and the rule of that revision. Found through the
 # ledger's unique (chat, cause, revision) key; on SQLite the unary `+` keeps the planner off the
-# member's covering index (every row of the member).
+# member's (epoch, member) index, which leads to every row of the member.
 PRIOR = (
     "SELECT f.rule AS final_rule, a.net AS net, a.rev AS rev FROM (SELECT sum(points) AS net,"
     " max(revision) AS rev FROM engagement_ledger"

@@ -1,7 +1,7 @@
 -- Townsquare's SQLite schema at the migrations' head: what SQLite recorded after running
 -- them. Written by `python -m core.schema_snapshot`; do not edit by hand.
--- revision: 0012
--- migrations: 0001_gateway_tables.py 0002_sandbox_tables.py 0003_engagement.py 0004_wallets.py 0005_claims.py 0006_miniapps.py 0007_upkeep.py 0008_builder_grants.py 0009_points_index.py 0010_member_totals.py 0011_settlement_files.py 0012_statement_triggers.py
+-- revision: 0013
+-- migrations: 0001_gateway_tables.py 0002_sandbox_tables.py 0003_engagement.py 0004_wallets.py 0005_claims.py 0006_miniapps.py 0007_upkeep.py 0008_builder_grants.py 0009_points_index.py 0010_member_totals.py 0011_settlement_files.py 0012_statement_triggers.py 0013_drop_member_sums.py
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -480,7 +480,6 @@ CREATE UNIQUE INDEX ix_claims_settlements_chat_number ON claims_settlements (cha
 CREATE INDEX ix_claims_rows_member ON claims_rows (settlement_id, member_id);
 CREATE INDEX ix_miniapp_apps_owner_id ON miniapp_apps (owner_id);
 CREATE INDEX ix_bot_pending_deletions_due ON bot_pending_deletions (delete_at);
-CREATE INDEX ix_engagement_ledger_member_sums ON engagement_ledger (epoch_id, member_id, kind, rule, points, chat_id, cause, revision, id);
 CREATE VIEW engagement_intake AS SELECT l.chat_id, l.epoch_id, l.member_id, l.kind, l.rule, l.points, l.rules_version, l.cause, l.revision, l.update_id, l.message_id, l.actor_id, l.event_id, l.reason, l.text_hash, l.occurred_at, l.created_at, s.latest_at, s.latest_message_id, s.last_credit_at, s.day, s.day_count, s.day_points, s.recent, s.has_qualified, s.invite_credited FROM engagement_ledger l JOIN engagement_member_state s ON 0;
 CREATE TRIGGER engagement_ledger_score AFTER INSERT ON engagement_ledger WHEN NEW.points <> 0 BEGIN INSERT INTO engagement_scores (epoch_id, member_id, chat_id, points) VALUES (NEW.epoch_id, NEW.member_id, NEW.chat_id, NEW.points) ON CONFLICT (epoch_id, member_id) DO UPDATE SET points = engagement_scores.points + excluded.points; END;
 CREATE TRIGGER engagement_intake_insert INSTEAD OF INSERT ON engagement_intake BEGIN INSERT INTO engagement_ledger (chat_id, epoch_id, member_id, kind, rule, points, rules_version, cause, revision, update_id, message_id, actor_id, event_id, reason, text_hash, occurred_at, created_at) VALUES (NEW.chat_id, NEW.epoch_id, NEW.member_id, NEW.kind, NEW.rule, NEW.points, NEW.rules_version, NEW.cause, NEW.revision, NEW.update_id, NEW.message_id, NEW.actor_id, NEW.event_id, NEW.reason, NEW.text_hash, NEW.occurred_at, NEW.created_at) ON CONFLICT (chat_id, cause, revision) DO NOTHING; UPDATE engagement_member_state SET latest_at = NEW.latest_at, latest_message_id = NEW.latest_message_id, last_credit_at = NEW.last_credit_at, day = NEW.day, day_count = NEW.day_count, day_points = NEW.day_points, recent = NEW.recent, has_qualified = NEW.has_qualified, invite_credited = NEW.invite_credited WHERE chat_id = NEW.chat_id AND member_id = NEW.member_id; END;
