@@ -58,22 +58,40 @@ class RowSource:
         return text(f"SELECT {picks} FROM json_each(:{self.name})")
 
     @functools.cached_property
-    def _processors(self) -> tuple[Processor, ...]:
+    def _processors(self) -> tuple[tuple[int, Processor], ...]:
+        """(position, processor) of the columns whose values need processing."""
         dialect = DIALECTS[self.dialect]
-        return tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in self.columns)
+        processors = (c.type.dialect_impl(dialect).bind_processor(dialect) for c in self.columns)
+        return tuple((i, p) for i, p in enumerate(processors) if p is not None)
 
     def params(self, rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
         """The statement's parameters for `rows`, each a sequence in the columns' order."""
-        processors = self._processors
-        if any(processors):
-            rows = [
-                [value if p is None else p(value) for p, value in zip(processors, row, strict=True)]
-                for row in rows
-            ]
+        if self._processors:
+            rows = self._processed(rows)
         if self.dialect == "postgresql":
             columns = list(zip(*rows, strict=True)) or [()] * len(self.columns)
             return {f"{self.name}_{i}": list(column) for i, column in enumerate(columns)}
         return {self.name: orjson.dumps(rows).decode()}
+
+    def _processed(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        """`rows` with their values processed. A batch repeats its dates (and most processors
+        are for dates, a few microseconds each), so each distinct value is processed once."""
+        done: list[dict[Any, Any]] = [{} for _ in self._processors]
+        out = []
+        for row in rows:
+            values = list(row)
+            for (i, process), seen in zip(self._processors, done, strict=True):
+                value = values[i]
+                if isinstance(value, list | dict):  # unhashable (JSON)
+                    values[i] = process(value)  # type: ignore[misc]
+                    continue
+                # Keyed with the type: 1 and True are equal keys but not equal JSON.
+                key = (type(value), value)
+                if key not in seen:
+                    seen[key] = process(value)  # type: ignore[misc]
+                values[i] = seen[key]
+            out.append(values)
+        return out
 
 
 @functools.cache

@@ -128,7 +128,12 @@ def _postgresql_body() -> str:
     rows by one upsert (grouped by its key: a statement may hold several rows of one member),
     a message's first row counted there at once, and the rows that are corrections are picked
     out. Only those then run the per-row move of revision 0010's trigger, in insertion order:
-    out of the decision the message had without the row, into the one it has with it."""
+    out of the decision the message had without the row, into the one it has with it.
+
+    The statement is planned at every run (EXECUTE): PL/pgSQL would keep the plan made at its
+    first run in a session, and made when the ledger was still small that plan may probe it
+    through the (chat, time) index instead of the (chat, cause) key, a cost that then grows
+    with the group's ledger."""
     rows = (
         "SELECT n.id, n.epoch_id, n.member_id, n.kind, n.rule, n.chat_id, n.points,"
         f" {_app_id('postgresql', 'n.')} AS app_id, {_corrects('n.', '')} AS moves"
@@ -146,8 +151,8 @@ def _postgresql_body() -> str:
     final = "CASE WHEN r.revision > prior_rev THEN r.rule ELSE prior_rule END"
     return (
         "DECLARE r record; moved bigint[]; prior_rule text; prior_net bigint; prior_rev integer;"
-        f" BEGIN WITH batch AS ({rows}), sums AS ({sums})"
-        " SELECT array_agg(id ORDER BY id) INTO moved FROM batch WHERE moves;"
+        f" BEGIN EXECUTE $q$ WITH batch AS ({rows}), sums AS ({sums})"
+        " SELECT array_agg(id ORDER BY id) FROM batch WHERE moves $q$ INTO moved;"
         " IF moved IS NOT NULL THEN"
         f" FOR r IN SELECT * FROM {INSERTED} WHERE id = ANY (moved) ORDER BY id LOOP"
         " SELECT p.final_rule, p.net, p.rev INTO prior_rule, prior_net, prior_rev"

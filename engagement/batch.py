@@ -46,6 +46,8 @@ class _Context:
     # (chat, message) -> (rules version and open epoch at the message's date, the bot's status
     # in the chat, whether reactions on the message came before it)
     contexts: dict[tuple[int, int], tuple[int | None, int | None, str | None, bool]]
+    # When the batch writes its entries (one time for all of them)
+    written_at: datetime
 
 
 async def score_messages(
@@ -101,7 +103,7 @@ async def _judge(session: AsyncSession, msg: IncomingMessage, at: datetime, read
     decision = decide(rules_.message, current, facts)
     entry = ingest.message_entry(msg, facts, decision, at=at, epoch_id=epoch_id, version=version)
     after = advance(current, facts, decision)
-    return state.intake_values(entry, after, bool(row.invite_credited))
+    return state.intake_values(entry, after, bool(row.invite_credited), created_at=read.written_at)
 
 
 async def _read(session: AsyncSession, dated: list[tuple[IncomingMessage, datetime]]) -> _Context:
@@ -120,7 +122,7 @@ async def _read(session: AsyncSession, dated: list[tuple[IncomingMessage, dateti
             await sql.run(session, ask, messages)
         ).all()
     }
-    return _Context(states, contexts)
+    return _Context(states, contexts, utcnow())
 
 
 @functools.cache

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    Integer,
     MetaData,
     Table,
     Text,
@@ -32,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.bulk import RowSource, row_source
 from core.clock import from_timestamp, utcnow
 from core.models import Chat
 from core.models_engagement import INTAKE_ENTRY, INTAKE_STATE, InteractionTarget, LedgerEntry
@@ -237,10 +239,19 @@ async def write(
     await sql.run(session, _intake_statement(), intake_values(entry, state, invite_credited))
 
 
-def intake_values(entry: ledger.Entry, state: MemberState, invite_credited: bool) -> dict[str, Any]:
-    """One row of the `engagement_intake` view: a message's entry with the member's new state."""
+def intake_values(
+    entry: ledger.Entry,
+    state: MemberState,
+    invite_credited: bool,
+    *,
+    created_at: datetime | None = None,
+) -> dict[str, Any]:
+    """One row of the `engagement_intake` view: a message's entry with the member's new state,
+    written at `created_at` (default: now)."""
     params = {name: getattr(entry, name) for name in ledger.ENTRY_COLUMNS}
-    params.update(to_values(state), created_at=utcnow(), invite_credited=invite_credited)
+    params.update(
+        to_values(state), created_at=created_at or utcnow(), invite_credited=invite_credited
+    )
     return params
 
 
@@ -253,15 +264,33 @@ async def write_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> No
     row carries, whether or not that row's cause was new. On PostgreSQL, from two rows on, that
     is one statement over arrays of the rows' columns, so the ledger's statement triggers run
     once for the batch instead of the view's trigger and the ledger's once per row (a lone row
-    costs less through the view). SQLite's row triggers are cheap; its executemany of the view
-    beats any two statements.
+    costs less through the view). On SQLite the batch goes through the view too, but read
+    from one parameter (`core.bulk`) rather than bound row by row.
     """
-    if len(rows) < 2 or sql.dialect(session) != "postgresql":
+    if len(rows) < 2:
         await sql.run(session, _intake_statement(), rows)
+        return
+    if sql.dialect(session) == "sqlite":
+        stmt, source = _intake_from_rows()
+        names = [*INTAKE_ENTRY, *INTAKE_STATE]
+        await sql.run(
+            session, stmt, source.params([[*(r[n] for n in names), i] for i, r in enumerate(rows)])
+        )
         return
     values = {name: [row[name] for row in rows] for name in (*INTAKE_ENTRY, *INTAKE_STATE)}
     values["recent"] = [json.dumps(recent) for recent in values["recent"]]
     await sql.run(session, _batch_statement(), values)
+
+
+@functools.cache
+def _intake_from_rows() -> tuple[Any, RowSource]:
+    """SQLite: the view's INSERT of a batch read from one `RowSource` parameter, in its order
+    (the view's trigger runs row by row, so a member's rows apply in date order)."""
+    view = _intake()
+    source = row_source("sqlite", "intake", (*view.c, Column("position", Integer())))
+    rows = source.subquery
+    picked = select(*(rows.c[c.name] for c in view.c)).order_by(rows.c.position)
+    return insert(view).from_select([c.name for c in view.c], picked), source
 
 
 def _array_types() -> dict[str, Any]:
