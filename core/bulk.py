@@ -29,6 +29,8 @@ DIALECTS: dict[str, Dialect] = {
     "postgresql": postgresql.asyncpg.dialect(),  # type: ignore[attr-defined]
 }
 Processor = Callable[[Any], Any] | None
+# Values of JSON columns that cannot be remembered by value.
+UNHASHABLE = frozenset({list, dict})
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class RowSource:
             values = list(row)
             for (i, process), seen in zip(self._processors, done, strict=True):
                 value = values[i]
-                if isinstance(value, list | dict):  # unhashable (JSON)
+                if type(value) in UNHASHABLE:
                     values[i] = process(value)  # type: ignore[misc]
                     continue
                 # Keyed with the type: 1 and True are equal keys but not equal JSON.

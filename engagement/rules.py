@@ -7,6 +7,7 @@ cause's date, so replaying an update later gives the same result.
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
@@ -155,8 +156,23 @@ def apply_changes(rules: Rules, changes: dict[str, str]) -> Rules:
 
 # Keyed by the database too: one process may serve several (tests, benchmarks, a migration
 # check), and a version number names different rules in each.
-_CACHE: OrderedDict[tuple[Any, int, int], Rules] = OrderedDict()
+_CACHE: OrderedDict[tuple[str, int, int], Rules] = OrderedDict()
 _CACHE_SIZE = 4096
+
+
+# Each engine's URL as text, worked out once: this runs for every message scored, and rendering
+# (or hashing) a URL costs more than the rest of the lookup.
+_DATABASES: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def _database(session: AsyncSession) -> str:
+    bind = session.bind
+    if bind is None:
+        return ""
+    known = _DATABASES.get(bind)
+    if known is None:
+        known = _DATABASES[bind] = str(getattr(bind, "url", None) or bind.engine.url)
+    return known
 
 
 async def load_version(*, session: AsyncSession, chat_id: int, version: int) -> Rules:
@@ -165,11 +181,7 @@ async def load_version(*, session: AsyncSession, chat_id: int, version: int) -> 
     Raises:
         LookupError: the group has no such version.
     """
-    bind = session.bind
-    # The URL itself, not its text: this runs for every message scored, and rendering a URL
-    # costs more than the rest of the lookup.
-    database = None if bind is None else (getattr(bind, "url", None) or bind.engine.url)
-    key = (database, chat_id, version)
+    key = (_database(session), chat_id, version)
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)
