@@ -16,22 +16,28 @@ import sqlite3
 from typing import Any, cast
 
 import aiosqlite
-from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
+from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection, AsyncIODBAPIConnection
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import immutabledict
+from sqlalchemy.util.concurrency import await_
 
 # What the thread hands back: description, rowcount, lastrowid and the rows.
 Outcome = tuple[Any, int, int | None, list[Any]]
 
 
-def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> Outcome:
-    """On the connection's thread: the whole life of one cursor."""
+def _run(
+    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool, begin: str | None
+) -> Outcome:
+    """On the connection's thread: the whole life of one cursor, after `begin` if given."""
     cursor = connection.cursor()
     try:
+        if begin is not None:
+            cursor.execute(begin)
         if many:
             cursor.executemany(operation, parameters)
         elif parameters is None:
@@ -87,9 +93,11 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _go(self, operation: Any, parameters: Any, many: bool) -> None:
         connection = cast(aiosqlite.Connection, self._connection)
-        async with self._adapt_connection._execute_mutex:
+        adapted = cast(OneHopConnection, self._adapt_connection)
+        async with adapted._execute_mutex:
+            begin, adapted.begin = adapted.begin, None
             outcome: Outcome = await connection._execute(
-                _run, connection._conn, operation, parameters, many
+                _run, connection._conn, operation, parameters, many, begin
             )
         self._outcome = outcome
         self._rows = collections.deque(outcome[3])
@@ -102,8 +110,51 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """The adapted connection; `begin` holds a BEGIN statement to send with the next one."""
+
+    __slots__ = ("begin",)
     _cursor_cls = OneHopCursor
+
+    def __init__(self, dbapi: Any, connection: AsyncIODBAPIConnection) -> None:
+        super().__init__(dbapi, connection)
+        self.begin: str | None = None
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self.begin is not None:
+            # A streaming cursor is aiosqlite's own: the BEGIN goes on its own trip first.
+            begin, self.begin = self.begin, None
+            connection = cast(aiosqlite.Connection, self._connection)
+            await_(connection._execute(connection._conn.execute, begin))
+        return super().cursor(server_side)
+
+    def _open(self) -> bool:
+        """Whether SQLite has a transaction open on this connection (a BEGIN still waiting
+        for its statement has opened nothing)."""
+        connection: sqlite3.Connection | None = self._connection._connection
+        return connection is None or connection.in_transaction
+
+    def rollback(self) -> None:
+        """Skips the trip to the thread when there is nothing to roll back: the pool rolls
+        back every connection it takes back, most of them just after their COMMIT."""
+        self.begin = None
+        if self._open():
+            super().rollback()
+
+    def commit(self) -> None:
+        self.begin = None
+        if self._open():
+            super().commit()
+
+
+async def begin_immediate(connection: AsyncConnection) -> None:
+    """Opens a write transaction (`BEGIN IMMEDIATE`): on our driver it travels with the
+    connection's next statement, one trip to the thread for both, and a locked database
+    fails that statement."""
+    raw = (await connection.get_raw_connection()).dbapi_connection
+    if isinstance(raw, OneHopConnection):
+        raw.begin = "BEGIN IMMEDIATE"
+    else:
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -33,6 +33,8 @@ from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.sqlite_driver import begin_immediate
+
 log = logging.getLogger(__name__)
 AfterCommit = list[Callable[[], None]]
 Work = Callable[[AsyncSession, AfterCommit], Awaitable[Any]]
@@ -143,7 +145,7 @@ class GroupCommit:
                 # an explicit BEGIN the first SAVEPOINT would open it and its RELEASE would
                 # commit. IMMEDIATE also takes the write lock up front, so a locked database
                 # fails the batch here, before any work.
-                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+                await begin_immediate(connection)
             if time.monotonic() >= self._careful_until:
                 await self._claim_together(session, [j for j in batch if not j.isolated])
             deferred: dict[Flush, list[Any]] = {}
