@@ -20,14 +20,22 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Column, TextClause, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import Subquery
 
-DIALECTS: dict[str, Dialect] = {
-    "sqlite": sqlite.dialect(),
-    "postgresql": postgresql.asyncpg.dialect(),  # type: ignore[attr-defined]
-}
+
+@functools.cache
+def dialect_of(name: str) -> Dialect:
+    """The dialect whose type processors and type names the batches use (made on first use:
+    a SQLite gateway never loads the asyncpg dialect)."""
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import asyncpg
+
+        return asyncpg.dialect()  # type: ignore[no-any-return]
+    return sqlite.dialect()  # type: ignore[no-any-return]
+
+
 Processor = Callable[[Any], Any] | None
 # Values of JSON columns that cannot be remembered by value.
 UNHASHABLE = frozenset({list, dict})
@@ -50,7 +58,7 @@ class RowSource:
     def _text(self) -> TextClause:
         names = [c.name for c in self.columns]
         if self.dialect == "postgresql":
-            dialect = DIALECTS["postgresql"]
+            dialect = dialect_of("postgresql")
             arrays = ", ".join(
                 f"CAST(:{self.name}_{i} AS {c.type.compile(dialect=dialect)}[])"
                 for i, c in enumerate(self.columns)
@@ -62,7 +70,7 @@ class RowSource:
     @functools.cached_property
     def _processors(self) -> tuple[tuple[int, Processor], ...]:
         """(position, processor) of the columns whose values need processing."""
-        dialect = DIALECTS[self.dialect]
+        dialect = dialect_of(self.dialect)
         processors = (c.type.dialect_impl(dialect).bind_processor(dialect) for c in self.columns)
         return tuple((i, p) for i, p in enumerate(processors) if p is not None)
 
