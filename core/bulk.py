@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, TextClause, text
+from sqlalchemy import Column, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import Subquery
@@ -53,9 +53,12 @@ class RowSource:
     def subquery(self) -> Subquery:
         """The rows as a selectable: `source.subquery.c.<column>`."""
         typed = [Column(c.name, c.type) for c in self.columns]
-        return self._text().columns(*typed).subquery(self.name)
+        return text(self.select_sql).columns(*typed).subquery(self.name)
 
-    def _text(self) -> TextClause:
+    @functools.cached_property
+    def select_sql(self) -> str:
+        """The rows as SQL text (a SELECT with the columns' names), for hand-written statements
+        run as `text(...)` with `params(rows)`."""
         names = [c.name for c in self.columns]
         if self.dialect == "postgresql":
             dialect = dialect_of("postgresql")
@@ -63,9 +66,9 @@ class RowSource:
                 f"CAST(:{self.name}_{i} AS {c.type.compile(dialect=dialect)}[])"
                 for i, c in enumerate(self.columns)
             )
-            return text(f"SELECT * FROM unnest({arrays}) AS u({', '.join(names)})")
+            return f"SELECT * FROM unnest({arrays}) AS u({', '.join(names)})"
         picks = ", ".join(f"value ->> {i} AS {name}" for i, name in enumerate(names))
-        return text(f"SELECT {picks} FROM json_each(:{self.name})")
+        return f"SELECT {picks} FROM json_each(:{self.name})"
 
     @functools.cached_property
     def _processors(self) -> tuple[tuple[int, Processor], ...]:

@@ -9,7 +9,6 @@ on PostgreSQL, which serialises a member's concurrent messages; SQLite serialise
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +19,6 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
-    Text,
     bindparam,
     func,
     insert,
@@ -30,7 +28,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.bulk import RowSource, row_source
@@ -270,54 +267,31 @@ async def write_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> No
     if len(rows) < 2:
         await sql.run(session, _intake_statement(), rows)
         return
-    if sql.dialect(session) == "sqlite":
-        stmt, source = _intake_from_rows()
-        names = [*INTAKE_ENTRY, *INTAKE_STATE]
-        await sql.run(
-            session, stmt, source.params([[*(r[n] for n in names), i] for i, r in enumerate(rows)])
-        )
-        return
-    values = {name: [row[name] for row in rows] for name in (*INTAKE_ENTRY, *INTAKE_STATE)}
-    values["recent"] = [json.dumps(recent) for recent in values["recent"]]
-    await sql.run(session, _batch_statement(), values)
+    dialect = sql.dialect(session)
+    stmt, source = _batch_statement(dialect)
+    names = [*INTAKE_ENTRY, *INTAKE_STATE]
+    batch = source.params([[*(r[n] for n in names), i] for i, r in enumerate(rows)])
+    await sql.run(session, stmt, batch)
 
 
 @functools.cache
-def _intake_from_rows() -> tuple[Any, RowSource]:
-    """SQLite: the view's INSERT of a batch read from one `RowSource` parameter, in its order
-    (the view's trigger runs row by row, so a member's rows apply in date order)."""
+def _batch_statement(dialect: str) -> tuple[Any, RowSource]:
+    """The batch's write and its `RowSource` (the view's columns and each row's position).
+
+    SQLite: the view's INSERT, in the rows' order (the view's trigger runs row by row, so a
+    member's rows apply in date order). PostgreSQL: the batch's ledger rows inserted in their
+    order, and each member's state set to its last row's.
+    """
     view = _intake()
-    source = row_source("sqlite", "intake", (*view.c, Column("position", Integer())))
-    rows = source.subquery
-    picked = select(*(rows.c[c.name] for c in view.c)).order_by(rows.c.position)
-    return insert(view).from_select([c.name for c in view.c], picked), source
-
-
-def _array_types() -> dict[str, Any]:
-    """The columns of an intake row as PostgreSQL arrays; `recent` (JSON) as its text."""
-    ledger_table = LedgerEntry.__table__  # type: ignore[attr-defined]
-    types = {name: ledger_table.c[name].type for name in INTAKE_ENTRY}
-    types |= {name: _table().c[name].type for name in INTAKE_STATE}
-    types["recent"] = Text()
-    return {name: postgresql.ARRAY(t) for name, t in types.items()}
-
-
-@functools.cache
-def _batch_statement() -> Any:
-    """Inserts the batch's ledger rows in their order and sets each member's state to its last
-    row's, reading the rows once from parallel arrays (one parameter per column, so the
-    statement's text, and its prepared plan, is the same for any number of rows)."""
-    types = _array_types()
-    arrays = ", ".join(
-        f"CAST(:{name} AS {t.compile(dialect=postgresql.dialect())})" for name, t in types.items()
-    )
+    source = row_source(dialect, "intake", (*view.c, Column("position", Integer())))
+    if dialect == "sqlite":
+        rows = source.subquery
+        picked = select(*(rows.c[c.name] for c in view.c)).order_by(rows.c.position)
+        return insert(view).from_select([c.name for c in view.c], picked), source
     entry = ", ".join(INTAKE_ENTRY)
-    new_state = ", ".join(
-        f"{c} = CAST(b.{c} AS JSON)" if c == "recent" else f"{c} = b.{c}" for c in INTAKE_STATE
-    )
-    text_ = (
-        f"WITH batch AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY"
-        f" AS b({', '.join(types)}, position)),"
+    new_state = ", ".join(f"{c} = b.{c}" for c in INTAKE_STATE)
+    statement = (
+        f"WITH batch AS ({source.select_sql}),"
         f" entries AS (INSERT INTO engagement_ledger ({entry}) SELECT {entry} FROM batch"
         " ORDER BY position ON CONFLICT (chat_id, cause, revision) DO NOTHING)"
         f" UPDATE engagement_member_state s SET {new_state}"
@@ -325,7 +299,7 @@ def _batch_statement() -> Any:
         " ORDER BY chat_id, member_id, position DESC) b"
         " WHERE s.chat_id = b.chat_id AND s.member_id = b.member_id"
     )
-    return text(text_).bindparams(*(bindparam(name, type_=t) for name, t in types.items()))
+    return text(statement), source
 
 
 async def save_extra(*, session: AsyncSession, chat_id: int, member_id: int, **extra: Any) -> None:

@@ -143,8 +143,9 @@ class GroupCommit:
             if connection.dialect.name == "sqlite":
                 # The SQLite driver opens transactions lazily, before its first INSERT: without
                 # an explicit BEGIN the first SAVEPOINT would open it and its RELEASE would
-                # commit. IMMEDIATE also takes the write lock up front, so a locked database
-                # fails the batch here, before any work.
+                # commit. IMMEDIATE also takes the write lock with the batch's first statement
+                # (the claim or a SAVEPOINT), so a locked database fails the batch before any
+                # work.
                 await begin_immediate(connection)
             if time.monotonic() >= self._careful_until:
                 await self._claim_together(session, [j for j in batch if not j.isolated])
