@@ -1,10 +1,10 @@
 """Engagement: webhook ingestion scored into the ledger, and `/top` and `/points` at scale.
 
 Ingestion reuses `bench_webhook`'s servers, databases and load generator: the same updates go
-through the whole gateway once with a no-op handler (the baseline) and once with the bot's
-handlers, which score every message into the ledger with the default rules. Afterwards the
-ledger must hold one decision per message and exactly the points that `engagement.scoring`
-gives when it judges the same messages in date order.
+through the whole gateway with a no-op handler (the baseline) and with the bot's handlers, which
+score every message into the ledger with the default rules, the two servers loaded in turns.
+Afterwards the ledger must hold one decision per message and exactly the points that
+`engagement.scoring` gives when it judges the same messages in date order.
 
 The read side seeds a group of 100,000 members with 5,000,000 ledger entries by bulk inserts
 (SQL-side generators; indexes, the score cache and the running totals built afterwards, the
@@ -129,21 +129,16 @@ def check_ledger(url: str, update_ids: list[int]) -> str:
     )
 
 
-def measure(kind: str, handler: str) -> tuple[list[float], str]:
-    """Updates per second through `bench_webhook`'s server, and the ledger check for `full`."""
-    with webhook.database(kind) as url, webhook.server(url, handler) as base:
-        webhook.load(base, 1, WARM_UP)
-        starts = [1000 + i * PER_SAMPLE for i in range(webhook.SAMPLES)]
-        samples = [webhook.load(base, start, PER_SAMPLE) for start in starts]
-        if handler == "noop":
-            return samples, ""
-        sent = [*range(1, WARM_UP + 1), *(s + i for s in starts for i in range(PER_SAMPLE))]
-        return samples, check_ledger(url, sent)
-
-
 def ingestion(kind: str) -> list[Row]:
-    baseline, _ = measure(kind, "noop")
-    scored, note = measure(kind, "full")
+    """Updates per second through `bench_webhook`'s servers, measured in turns, and the
+    ledger check of the full one."""
+    starts = [1000 + i * PER_SAMPLE for i in range(webhook.SAMPLES)]
+    with webhook.side_by_side(kind) as (noop_base, full_base, url):
+        webhook.load(noop_base, 1, WARM_UP)
+        webhook.load(full_base, 1, WARM_UP)
+        baseline, scored = webhook.in_turns(noop_base, full_base, starts, PER_SAMPLE)
+        sent = [*range(1, WARM_UP + 1), *(s + i for s in starts for i in range(PER_SAMPLE))]
+        note = check_ledger(url, sent)
     noop = f"engagement {kind} noop"
     return [
         Row(name=noop, unit="updates/s", samples=baseline),
@@ -153,7 +148,7 @@ def ingestion(kind: str) -> list[Row]:
             samples=scored,
             peer=noop,
             target=">= 1500/s, >= 0.6x noop",
-            notes=[note],
+            notes=[webhook.paired_note(baseline, scored), note],
         ),
     ]
 

@@ -16,7 +16,7 @@ from aiogram.types import Update
 
 from benchmarks.load import SECRET
 from bot.gateway import create_app
-from bot.startup import paused_gc
+from bot.startup import paused_gc, serving_gc
 from core.migrate import upgrade
 from core.settings import Settings
 
@@ -48,6 +48,7 @@ def main(url: str, port: int, handler: str, data_dir: Path) -> None:
         upgrade(settings.effective_database_url)
         router = noop_router() if handler == "noop" else None
         app = create_app(settings, register=False, router=router)
+    serving_gc()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

@@ -35,7 +35,7 @@ def _logging(settings: Settings) -> None:
 
 def _serve(settings: Settings) -> None:
     from bot import prepare
-    from bot.startup import paused_gc
+    from bot.startup import paused_gc, serving_gc
 
     with paused_gc():
         # Migrations, if any, run in a child process, on another core, while this one imports
@@ -48,6 +48,7 @@ def _serve(settings: Settings) -> None:
         _logging(settings)
         application = create_app(settings, migrate_sandbox=False)
         prepare.finish(migrations)
+    serving_gc()
     config = uvicorn.Config(
         application,
         host=settings.host,

@@ -6,6 +6,14 @@ allocations, walks the young ones again and again and the old ones now and then:
 the CPU time of the imports. `paused_gc()` holds it off while the gateway is imported and built,
 then moves everything that exists by then to the permanent generation (`gc.freeze`), so that
 the collections while the gateway runs skip those objects too.
+
+A serving gateway then allocates in bursts: the updates of a batch hold their young objects until
+the batch commits, and reference counting frees nearly all of them at once. With the default
+threshold (a young collection every 700 net allocations) the collector runs every few updates,
+walks objects that are about to be freed, and promotes the survivors to older generations whose
+collections cost more: some 45 µs of CPU per update, a sixth of a plain message's whole path.
+`serving_gc()` raises the threshold so that it hardly runs; the rare garbage cycles are still
+collected.
 """
 
 from __future__ import annotations
@@ -13,6 +21,10 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+# Young collections every 10,000 net allocations (instead of 700); the older generations' own
+# thresholds are the default.
+SERVING_THRESHOLD = (10_000, 10, 10)
 
 
 @contextmanager
@@ -26,3 +38,8 @@ def paused_gc() -> Iterator[None]:
         gc.freeze()
         if enabled:
             gc.enable()
+
+
+def serving_gc() -> None:
+    """Sets the collector's thresholds for a long-running gateway (`SERVING_THRESHOLD`)."""
+    gc.set_threshold(*SERVING_THRESHOLD)

@@ -1,19 +1,23 @@
-"""The collector is held off while the gateway imports, and skips what exists by then."""
+"""The collector is held off while the gateway imports, and skips what exists by then; a
+serving gateway collects rarely, but still collects garbage cycles."""
 
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
 
-from bot.startup import paused_gc
+from bot.startup import SERVING_THRESHOLD, paused_gc, serving_gc
 
 
 @pytest.fixture
 def collector() -> Iterator[None]:
     enabled = gc.isenabled()
+    thresholds = gc.get_threshold()
     yield
+    gc.set_threshold(*thresholds)
     gc.unfreeze()
     if enabled:
         gc.enable()
@@ -38,3 +42,25 @@ def test_a_disabled_collector_stays_disabled_even_after_an_error() -> None:
     with pytest.raises(RuntimeError), paused_gc():
         raise RuntimeError
     assert not gc.isenabled()
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.mark.usefixtures("collector")
+def test_serving_collects_cycles_once_enough_is_allocated() -> None:
+    gc.enable()
+    serving_gc()
+    assert gc.get_threshold() == SERVING_THRESHOLD
+    gc.collect()
+    collected = []
+    cycle = _Cycle()
+    weakref.finalize(cycle, collected.append, True)
+    del cycle
+    young = [[] for _ in range(SERVING_THRESHOLD[0] // 2)]
+    assert collected == []  # fewer allocations than the threshold: no collection yet
+    young += [[] for _ in range(SERVING_THRESHOLD[0])]
+    assert collected == [True]
+    assert len(young) > SERVING_THRESHOLD[0]
