@@ -25,7 +25,7 @@ from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
 from core.models_totals import INSERTED, totals_ddl, totals_drop_ddl
-from core.types import UTCDateTime
+from core.types import IntListsJSON, UTCDateTime
 
 # SQLite autoincrements only an INTEGER primary key; PostgreSQL gets a 64-bit one.
 LEDGER_ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -203,7 +203,9 @@ class MemberState(SQLModel, table=True):
     day: int = 0
     day_count: int = 0
     day_points: int = 0
-    recent: list[list[int]] = _json(list)
+    recent: list[list[int]] = Field(
+        default_factory=list, sa_column=Column(IntListsJSON(), nullable=False)
+    )
     has_qualified: bool = False
     referrer_id: int | None = _bigint(nullable=True, default=None)
     joined_at: datetime | None = _time(nullable=True)

@@ -1,0 +1,71 @@
+"""`IntListsJSON` on SQLite and PostgreSQL: 64-bit integers come back exactly, the stored text is
+JSON the database itself reads, and an integer beyond 64 bits is refused on SQLite (where orjson
+encodes) rather than rounded, and kept exactly on PostgreSQL (where the standard library does)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import StatementError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core import repo
+from core.db import create_engine, session_factory, transaction
+from core.migrate import upgrade
+from core.models_engagement import MemberState
+
+CHAT = -1005500
+U64_MAX = (1 << 64) - 1
+PAIRS = [[1_763_000_000, U64_MAX], [1_763_000_001, 0], [1_763_000_002, 1 << 63], [-5, -(1 << 63)]]
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    await asyncio.to_thread(upgrade, database_url)
+    made = create_engine(database_url)
+    async with transaction(session_factory(made)) as session:
+        await repo.upsert_chat(
+            session=session, id=CHAT, type="supergroup", title="T", username=None
+        )
+        session.add(MemberState(chat_id=CHAT, member_id=1, recent=[]))
+    yield made
+    await made.dispose()
+
+
+async def test_pairs_round_trip_exactly_as_json_the_database_reads(engine: AsyncEngine) -> None:
+    table = MemberState.__table__  # type: ignore[attr-defined]
+    async with engine.begin() as connection:
+        await connection.execute(update(table).where(table.c.chat_id == CHAT).values(recent=PAIRS))
+        stored = (await connection.execute(select(table.c.recent))).scalar_one()
+        length = (
+            await connection.execute(
+                text(
+                    "SELECT json_array_length(recent) FROM engagement_member_state"
+                    if engine.dialect.name == "sqlite"
+                    else "SELECT json_array_length(recent::json) FROM engagement_member_state"
+                )
+            )
+        ).scalar_one()
+    assert stored == PAIRS
+    assert all(type(value) is int for pair in stored for value in pair)
+    assert length == len(PAIRS)
+
+
+async def test_an_integer_beyond_64_bits_is_never_rounded(engine: AsyncEngine) -> None:
+    table = MemberState.__table__  # type: ignore[attr-defined]
+    big = [[1, 1 << 64]]
+    write = update(table).where(table.c.chat_id == CHAT).values(recent=big)
+    if engine.dialect.name == "sqlite":
+        with pytest.raises(StatementError, match="64"):
+            async with engine.begin() as connection:
+                await connection.execute(write)
+        expected: list[list[int]] = []
+    else:
+        async with engine.begin() as connection:
+            await connection.execute(write)
+        expected = big
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(table.c.recent))).scalar_one() == expected
