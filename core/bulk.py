@@ -9,11 +9,16 @@ per column, read by `unnest`) or one value in all (SQLite: a JSON array of rows,
 `UPDATE ... FROM`), whose compiled form SQLAlchemy caches as usual. Values go through the
 same type processors as a normal bind, so what is stored is exactly what a row-by-row INSERT
 would store.
+
+On SQLite, `fetch` and `run` go further: the statement is compiled once to SQL text with its
+other parameters already processed, and runs on the driver directly (`core.sqlite_driver`); the
+rows come back through the same result processors as SQLAlchemy's.
 """
 
 from __future__ import annotations
 
 import functools
+from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +27,10 @@ import orjson
 from sqlalchemy import Column, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Subquery
+
+from core.sqlite_driver import run_direct
 
 
 @functools.cache
@@ -86,6 +94,29 @@ class RowSource:
             return {f"{self.name}_{i}": list(column) for i, column in enumerate(columns)}
         return {self.name: orjson.dumps(rows).decode()}
 
+    async def fetch(
+        self, connection: AsyncConnection, statement: Any, rows: Sequence[Sequence[Any]]
+    ) -> list[Any]:
+        """Runs `statement` (built on this source) for `rows` and returns its rows, with their
+        columns' types applied as `connection.execute(statement, self.params(rows))` would."""
+        if self.dialect != "sqlite":
+            return list((await connection.execute(statement, self.params(rows))).all())
+        compiled = _direct(statement, self.name)
+        parameters = compiled.parameters(self.params(rows)[self.name])
+        return compiled.typed(await run_direct(connection, compiled.sql, parameters))
+
+    async def run(
+        self, connection: AsyncConnection, statement: Any, rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Runs `statement` (built on this source, returning nothing) for `rows`."""
+        if self.dialect != "sqlite":
+            await connection.execute(statement, self.params(rows))
+            return
+        compiled = _direct(statement, self.name)
+        await run_direct(
+            connection, compiled.sql, compiled.parameters(self.params(rows)[self.name])
+        )
+
     def _processed(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
         """`rows` with their values processed. A batch repeats its dates (and most processors
         are for dates, a few microseconds each), so each distinct value is processed once."""
@@ -111,3 +142,70 @@ class RowSource:
 def row_source(dialect: str, name: str, columns: tuple[Column[Any], ...]) -> RowSource:
     """The (cached) source of rows of `columns` for `dialect` (`sqlite` or `postgresql`)."""
     return RowSource(dialect, name, columns)
+
+
+@dataclass(frozen=True)
+class _Direct:
+    """A statement compiled for SQLite once: its SQL, its other parameters already processed
+    (in order, with `None` where the source's value goes), and its result columns' processors."""
+
+    sql: str
+    fixed: tuple[Any, ...]
+    slots: tuple[int, ...]
+    row: Any
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def parameters(self, value: str) -> list[Any]:
+        out = list(self.fixed)
+        for slot in self.slots:
+            out[slot] = value
+        return out
+
+    def typed(self, rows: list[Any]) -> list[Any]:
+        if not self.processors:
+            return [self.row._make(r) for r in rows]
+        out = []
+        for r in rows:
+            values = list(r)
+            for i, process in self.processors:
+                values[i] = process(values[i])
+            out.append(self.row._make(values))
+        return out
+
+
+_DIRECT: dict[int, tuple[Any, _Direct]] = {}
+
+
+def _direct(statement: Any, name: str) -> _Direct:
+    """`statement` compiled for direct runs, once per statement object (statements on the hot
+    path are built once; the entry keeps its statement alive, so its id stays its own)."""
+    found = _DIRECT.get(id(statement))
+    if found is not None:
+        return found[1]
+    dialect = dialect_of("sqlite")
+    compiled = statement.compile(dialect=dialect)
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        # Python-side defaults are computed by SQLAlchemy's execution, which this skips.
+        msg = "a statement with Python-side defaults cannot run directly"
+        raise ValueError(msg)
+    values = compiled.construct_params({name: ""})
+    fixed: list[Any] = []
+    slots = []
+    for position, key in enumerate(compiled.positiontup or ()):
+        if key == name:
+            slots.append(position)
+            fixed.append(None)
+            continue
+        process = compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect)
+        fixed.append(values[key] if process is None else process(values[key]))
+    columns = list(statement.exported_columns)
+    processors = []
+    for i, column in enumerate(columns):
+        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        if process is not None:
+            processors.append((i, process))
+    # Unlabelled columns get positional names (`_2`): their rows are read by position.
+    row = namedtuple("Row", list(statement.exported_columns.keys()), rename=True)  # type: ignore[misc]
+    made = _Direct(compiled.string, tuple(fixed), tuple(slots), row, tuple(processors))
+    _DIRECT[id(statement)] = (statement, made)
+    return made

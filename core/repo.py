@@ -195,8 +195,8 @@ async def record_messages(
     columns = tuple(rows[0])
     stmt, source = _record_many(_dialect(session), columns)
     connection = await session.connection()
-    result = await connection.execute(stmt, source.params([[r[c] for c in columns] for r in rows]))
-    return {(int(chat_id), int(message_id)) for chat_id, message_id in result.all()}
+    stored = await source.fetch(connection, stmt, [[r[c] for c in columns] for r in rows])
+    return {(int(chat_id), int(message_id)) for chat_id, message_id in stored}
 
 
 async def count_messages(

@@ -110,17 +110,18 @@ async def _read(session: AsyncSession, dated: list[tuple[IncomingMessage, dateti
     """Two statements for the whole batch: the members' rows, locked, and every message's
     context."""
     dialect = sql.dialect(session)
+    connection = await session.connection()
     members = list(dict.fromkeys((m.chat_id, m.member_id) for m, _ in dated))
     lock, lock_rows = _lock_many(dialect)
-    locked = await sql.run(session, lock, lock_rows.params(members))
-    states = {(int(r.chat_id), int(r.member_id)): r for r in locked.all()}
+    locked = await lock_rows.fetch(connection, lock, members)
+    states = {(int(r.chat_id), int(r.member_id)): r for r in locked}
     ask, asked = _context_many(dialect)
-    messages = asked.params([(m.chat_id, at, m.message_id) for m, at in dated])
+    messages = [(m.chat_id, at, m.message_id) for m, at in dated]
     contexts = {
         (int(chat_id), int(message_id)): (version, epoch_id, bot_status, bool(reactions))
         for chat_id, message_id, version, epoch_id, bot_status, reactions in (
-            await sql.run(session, ask, messages)
-        ).all()
+            await asked.fetch(connection, ask, messages)
+        )
     }
     return _Context(states, contexts, utcnow())
 

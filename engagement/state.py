@@ -270,8 +270,8 @@ async def write_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> No
     dialect = sql.dialect(session)
     stmt, source = _batch_statement(dialect)
     names = [*INTAKE_ENTRY, *INTAKE_STATE]
-    batch = source.params([[*(r[n] for n in names), i] for i, r in enumerate(rows)])
-    await sql.run(session, stmt, batch)
+    batch = [[*(r[n] for n in names), i] for i, r in enumerate(rows)]
+    await source.run(await session.connection(), stmt, batch)
 
 
 @functools.cache

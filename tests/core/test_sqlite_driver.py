@@ -1,21 +1,21 @@
 """The SQLite driver: one trip to the connection's thread per statement, BEGIN sent with the
-next statement, and the same results and errors as SQLAlchemy's aiosqlite driver."""
+next statement, and the same results and errors as SQLAlchemy's aiosqlite driver; statements
+run directly (`run_direct`) likewise, in the connection's transaction."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-import aiosqlite
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import create_engine
-from core.sqlite_driver import OneHopConnection, begin_immediate
+from core.sqlite_driver import OneHopConnection, begin_immediate, run_direct
 
 
 @pytest.fixture
@@ -25,20 +25,6 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
         await conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
     yield engine
     await engine.dispose()
-
-
-@pytest.fixture
-def trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The names of the calls made on aiosqlite connections' threads."""
-    calls: list[str] = []
-    original = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(getattr(fn, "__name__", repr(fn)))
-        return await original(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-    yield calls
 
 
 async def test_engines_use_the_one_hop_driver(engine: AsyncEngine) -> None:
@@ -93,22 +79,29 @@ async def test_begin_immediate_goes_with_the_next_statement(
     other.close()
 
 
+@contextmanager
+def write_locked(path: Path) -> Iterator[sqlite3.Connection]:
+    """Another connection holding the database's write lock throughout."""
+    other = sqlite3.connect(path, timeout=0.05)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield other
+    finally:
+        other.rollback()
+        other.close()
+
+
 async def test_a_locked_database_fails_the_statement_after_begin_immediate(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    other = sqlite3.connect(tmp_path / "driver.db", timeout=0.05)
-    other.execute("BEGIN IMMEDIATE")
-    try:
+    with write_locked(tmp_path / "driver.db") as other:
         async with engine.connect() as conn:
             await conn.begin()
             await begin_immediate(conn)
             with pytest.raises(OperationalError, match="locked"):
                 await conn.execute(text("INSERT INTO t (name) VALUES ('lost')"))
             await conn.rollback()
-    finally:
-        other.rollback()
-    assert other.execute("SELECT count(*) FROM t").fetchone() == (0,)
-    other.close()
+        assert other.execute("SELECT count(*) FROM t").fetchone() == (0,)
 
 
 async def test_an_empty_immediate_transaction_commits_without_a_trip(
@@ -141,3 +134,36 @@ async def test_an_open_transaction_is_rolled_back_on_return(engine: AsyncEngine)
     await conn.close()
     async with engine.connect() as check:
         assert (await check.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+
+
+async def test_a_direct_statement_is_one_trip_in_the_transaction(
+    engine: AsyncEngine, tmp_path: Path, trips: list[str]
+) -> None:
+    async with engine.connect() as conn:
+        await conn.begin()
+        await begin_immediate(conn)
+        trips.clear()
+        rows = await run_direct(
+            conn, "INSERT INTO t (name) VALUES (?), (?) RETURNING id", ["a", "b"]
+        )
+        assert trips == ["_run"]  # the BEGIN IMMEDIATE went with it
+        assert rows == [(1,), (2,)]
+        assert await run_direct(conn, "SELECT name FROM t ORDER BY id", []) == [("a",), ("b",)]
+        await conn.rollback()
+    other = sqlite3.connect(tmp_path / "driver.db")
+    assert other.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    other.close()
+
+
+async def test_direct_errors_are_sqlalchemy_errors(engine: AsyncEngine, tmp_path: Path) -> None:
+    async with engine.begin() as conn:
+        await run_direct(conn, "INSERT INTO t (id, name) VALUES (?, ?)", [1, "a"])
+        with pytest.raises(IntegrityError, match="UNIQUE"):
+            await run_direct(conn, "INSERT INTO t (id, name) VALUES (?, ?)", [1, "b"])
+    with write_locked(tmp_path / "driver.db"):
+        async with engine.connect() as conn:
+            await conn.begin()
+            await begin_immediate(conn)
+            with pytest.raises(OperationalError, match="locked"):
+                await run_direct(conn, "INSERT INTO t (name) VALUES (?)", ["lost"])
+            await conn.rollback()

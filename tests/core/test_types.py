@@ -4,35 +4,25 @@ encodes) rather than rounded, and kept exactly on PostgreSQL (where the standard
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core import repo
-from core.db import create_engine, session_factory, transaction
-from core.migrate import upgrade
+from core.db import session_factory, transaction
 from core.models_engagement import MemberState
+from tests.core.conftest import GROUP
 
-CHAT = -1005500
+CHAT = GROUP
 U64_MAX = (1 << 64) - 1
 PAIRS = [[1_763_000_000, U64_MAX], [1_763_000_001, 0], [1_763_000_002, 1 << 63], [-5, -(1 << 63)]]
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await asyncio.to_thread(upgrade, database_url)
-    made = create_engine(database_url)
-    async with transaction(session_factory(made)) as session:
-        await repo.upsert_chat(
-            session=session, id=CHAT, type="supergroup", title="T", username=None
-        )
+async def engine(group_engine: AsyncEngine) -> AsyncEngine:
+    async with transaction(session_factory(group_engine)) as session:
         session.add(MemberState(chat_id=CHAT, member_id=1, recent=[]))
-    yield made
-    await made.dispose()
+    return group_engine
 
 
 async def test_pairs_round_trip_exactly_as_json_the_database_reads(engine: AsyncEngine) -> None:

@@ -1,0 +1,101 @@
+"""`RowSource.fetch` and `run` on SQLite and PostgreSQL: the rows a batch statement returns are
+typed exactly as SQLAlchemy's own execution types them, a SQLite batch costs one trip to the
+connection's thread, and a statement with Python-side defaults is refused rather than run
+without them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core import repo
+from core.bulk import row_source
+from core.db import session_factory, transaction
+from core.models_engagement import MemberState
+from engagement import batch
+from tests.core.conftest import GROUP
+
+CHAT = GROUP
+AT = datetime(2026, 11, 20, 9, 30, 15, 250_000, tzinfo=UTC)
+
+
+async def test_locked_states_come_back_as_execute_types_them(
+    group_engine: AsyncEngine, trips: list[str]
+) -> None:
+    dialect = group_engine.dialect.name
+    lock, members = batch._lock_many(dialect)
+    table = MemberState.__table__  # type: ignore[attr-defined]
+    wanted = [(CHAT, 1), (CHAT, 2)]
+    async with group_engine.begin() as conn:
+        await members.fetch(conn, lock, wanted)  # creates both rows
+        await conn.execute(
+            update(table)
+            .where(table.c.member_id == 2)
+            .values(latest_at=AT, latest_message_id=9, recent=[[1, (1 << 64) - 1]], day=3)
+        )
+        trips.clear()
+        fetched = await members.fetch(conn, lock, wanted)
+        if dialect == "sqlite":
+            assert trips == ["_run"]
+        executed = (await conn.execute(lock, members.params(wanted))).all()
+    assert [tuple(r) for r in fetched] == [tuple(r) for r in executed]
+    second = next(r for r in fetched if r.member_id == 2)
+    assert second.latest_at == AT and second.latest_at.tzinfo is not None
+    assert second.recent == [[1, (1 << 64) - 1]]
+    assert second.has_qualified is False and second.invite_credited is False
+    assert second.day == 3
+
+
+async def test_messages_are_stored_once(group_engine: AsyncEngine) -> None:
+    async with transaction(session_factory(group_engine)) as session:
+        for member in (1, 2):
+            await repo.upsert_member(
+                session=session,
+                id=member,
+                username=None,
+                first_name="M",
+                last_name=None,
+                language_code=None,
+                is_bot=False,
+            )
+    rows = [
+        {
+            "chat_id": CHAT,
+            "message_id": i,
+            "member_id": 1 + i % 2,
+            "update_id": 100 + i,
+            "kind": "text",
+            "text_length": 5,
+            "reply_to_message_id": None,
+            "sent_at": AT,
+        }
+        for i in (1, 2, 3)
+    ]
+    async with transaction(session_factory(group_engine)) as session:
+        assert await repo.record_messages(session=session, rows=rows) == {
+            (CHAT, 1),
+            (CHAT, 2),
+            (CHAT, 3),
+        }
+    async with transaction(session_factory(group_engine)) as session:
+        again = [*rows[1:], {**rows[0], "message_id": 4, "update_id": 104}]
+        assert await repo.record_messages(session=session, rows=again) == {(CHAT, 4)}
+        stored = await repo.count_messages(session=session, chat_id=CHAT)
+    assert stored == 4
+
+
+def test_python_side_defaults_are_refused() -> None:
+    table = Table(
+        "defaults_here",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("n", Integer, default=lambda: 7),
+    )
+    source = row_source("sqlite", "rows", (table.c.id,))
+    statement = insert(table).from_select(["id"], select(source.subquery.c.id))
+    with pytest.raises(ValueError, match="Python-side defaults"):
+        asyncio.run(source.run(None, statement, [[1]]))  # type: ignore[arg-type]
