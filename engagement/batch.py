@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +48,8 @@ class _Context:
     contexts: dict[tuple[int, int], tuple[int | None, int | None, str | None, bool]]
     # When the batch writes its entries (one time for all of them)
     written_at: datetime
+    # The rules versions met so far in the batch, by (chat, version)
+    versions: dict[tuple[int, int], rules.Rules] = field(default_factory=dict)
 
 
 async def score_messages(
@@ -95,7 +97,10 @@ async def _judge(session: AsyncSession, msg: IncomingMessage, at: datetime, read
         return SLOW
     if row.referrer_id is not None and not row.invite_credited:
         return SLOW
-    rules_ = await rules.load_version(session=session, chat_id=msg.chat_id, version=version)
+    rules_ = read.versions.get((msg.chat_id, version))
+    if rules_ is None:
+        rules_ = await rules.load_version(session=session, chat_id=msg.chat_id, version=version)
+        read.versions[(msg.chat_id, version)] = rules_
     facts = ingest.facts_of(msg, rules_, at)
     current = state.from_row(row)
     if current.latest is not None and facts.key <= current.latest:

@@ -83,7 +83,7 @@ def from_row(row: Any) -> MemberState:
         day=int(row.day),
         day_count=int(row.day_count),
         day_points=int(row.day_points),
-        recent=tuple((int(ts), int(h)) for ts, h in row.recent),
+        recent=tuple(map(tuple, row.recent)),  # pairs of JSON integers
         has_qualified=bool(row.has_qualified),
     )
 
