@@ -3,12 +3,13 @@
 SQLAlchemy binds a many-row statement row by row: for each row it builds a parameter dict and
 runs every value through its type's processor, then flattens the rows into one long parameter
 list. For a batch of a few dozen rows that costs more in Python than the statement costs in the
-database. A `RowSource` instead sends the batch as one value per column (PostgreSQL: an array
-per column, read by `unnest`) or one value in all (SQLite: a JSON array of rows, read by
-`json_each`), and is used as the FROM of an ordinary Core statement (`INSERT ... SELECT`,
-`UPDATE ... FROM`), whose compiled form SQLAlchemy caches as usual. Values go through the
-same type processors as a normal bind, so what is stored is exactly what a row-by-row INSERT
-would store.
+database. A `RowSource` instead sends the batch as one value: a JSON array of rows, read by
+`json_each` (SQLite) or `jsonb_array_elements` with each column cast to its type (PostgreSQL),
+and is used as the FROM of an ordinary Core statement (`INSERT ... SELECT`, `UPDATE ... FROM`),
+whose compiled form SQLAlchemy caches as usual. Values go through the same type processors as a
+normal bind, so what is stored is exactly what a row-by-row INSERT would store. (On PostgreSQL
+one array per column cost more: asyncpg encodes arrays element by element in this process,
+where the JSON is encoded by orjson here and read by the database, on its own core.)
 
 On SQLite, `fetch` and `run` go further: the statement is compiled once to SQL text with its
 other parameters already processed, and runs on the driver directly (`core.sqlite_driver`); the
@@ -67,14 +68,15 @@ class RowSource:
     def select_sql(self) -> str:
         """The rows as SQL text (a SELECT with the columns' names), for hand-written statements
         run as `text(...)` with `params(rows)`."""
-        names = [c.name for c in self.columns]
         if self.dialect == "postgresql":
             dialect = dialect_of("postgresql")
-            arrays = ", ".join(
-                f"CAST(:{self.name}_{i} AS {c.type.compile(dialect=dialect)}[])"
+            casts = ", ".join(
+                f"CAST(value ->> {i} AS {c.type.compile(dialect=dialect)}) AS {c.name}"
                 for i, c in enumerate(self.columns)
             )
-            return f"SELECT * FROM unnest({arrays}) AS u({', '.join(names)})"
+            rows = f"jsonb_array_elements(CAST(CAST(:{self.name} AS text) AS jsonb))"
+            return f"SELECT {casts} FROM {rows}"
+        names = [c.name for c in self.columns]
         picks = ", ".join(f"value ->> {i} AS {name}" for i, name in enumerate(names))
         return f"SELECT {picks} FROM json_each(:{self.name})"
 
@@ -89,9 +91,6 @@ class RowSource:
         """The statement's parameters for `rows`, each a sequence in the columns' order."""
         if self._processors:
             rows = self._processed(rows)
-        if self.dialect == "postgresql":
-            columns = list(zip(*rows, strict=True)) or [()] * len(self.columns)
-            return {f"{self.name}_{i}": list(column) for i, column in enumerate(columns)}
         return {self.name: orjson.dumps(rows).decode()}
 
     async def fetch(

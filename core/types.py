@@ -39,20 +39,17 @@ class UTCDateTime(TypeDecorator[datetime]):
 class IntListsJSON(TypeDecorator[Any]):
     """A JSON column of lists of integers within 64 bits, such as `[[ts, hash], ...]`.
 
-    Stored as any JSON column is. On SQLite, where SQLAlchemy encodes and decodes JSON in Python,
-    orjson does it instead: every scored message reads and rewrites its member's list of recent
-    text hashes (up to 64 pairs), and the standard library's `json` took most of that time.
-    orjson gives the same values for integers within 64 bits and refuses to encode larger ones
-    (it would read them back as floats).
+    Stored as any JSON column is, but encoded by orjson rather than the standard library's `json`,
+    and on SQLite (where SQLAlchemy decodes JSON in Python; asyncpg decodes PostgreSQL's) decoded
+    by it too: every scored message reads and rewrites its member's list of recent text hashes
+    (up to 64 pairs), and `json` took most of that time. orjson gives the same values for
+    integers within 64 bits and refuses to encode larger ones (it would read them back as floats).
     """
 
     impl = JSON
     cache_ok = True
 
     def bind_processor(self, dialect: Any) -> Any:
-        if dialect.name != "sqlite":
-            return super().bind_processor(dialect)
-
         def process(value: Any) -> str | None:
             return None if value is None else orjson.dumps(value).decode()
 
