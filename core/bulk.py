@@ -173,6 +173,9 @@ class _Direct:
 
 
 _DIRECT: dict[int, tuple[Any, _Direct]] = {}
+# Hot-path statements are a handful; more entries than this means statements built per call,
+# which are compiled again rather than kept for ever.
+_DIRECT_LIMIT = 256
 
 
 def _direct(statement: Any, name: str) -> _Direct:
@@ -206,5 +209,7 @@ def _direct(statement: Any, name: str) -> _Direct:
     # Unlabelled columns get positional names (`_2`): their rows are read by position.
     row = namedtuple("Row", list(statement.exported_columns.keys()), rename=True)  # type: ignore[misc]
     made = _Direct(compiled.string, tuple(fixed), tuple(slots), row, tuple(processors))
+    if len(_DIRECT) >= _DIRECT_LIMIT:
+        _DIRECT.clear()
     _DIRECT[id(statement)] = (statement, made)
     return made
