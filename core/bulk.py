@@ -100,9 +100,8 @@ class RowSource:
         columns' types applied as `connection.execute(statement, self.params(rows))` would."""
         if self.dialect != "sqlite":
             return list((await connection.execute(statement, self.params(rows))).all())
-        compiled = _direct(statement, self.name)
-        parameters = compiled.parameters(self.params(rows)[self.name])
-        return compiled.typed(await run_direct(connection, compiled.sql, parameters))
+        compiled, raw = await self._direct_run(connection, statement, rows)
+        return compiled.typed(raw)
 
     async def run(
         self, connection: AsyncConnection, statement: Any, rows: Sequence[Sequence[Any]]
@@ -111,10 +110,15 @@ class RowSource:
         if self.dialect != "sqlite":
             await connection.execute(statement, self.params(rows))
             return
+        await self._direct_run(connection, statement, rows)
+
+    async def _direct_run(
+        self, connection: AsyncConnection, statement: Any, rows: Sequence[Sequence[Any]]
+    ) -> tuple[_Direct, list[Any]]:
+        """SQLite: `statement` compiled once and run on the driver; its untyped rows."""
         compiled = _direct(statement, self.name)
-        await run_direct(
-            connection, compiled.sql, compiled.parameters(self.params(rows)[self.name])
-        )
+        parameters = compiled.parameters(self.params(rows)[self.name])
+        return compiled, await run_direct(connection, compiled.sql, parameters)
 
     def _processed(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
         """`rows` with their values processed. A batch repeats its dates (and most processors

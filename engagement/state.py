@@ -259,7 +259,7 @@ async def write_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> No
     The outcome is that of writing them one by one through the intake view: every new cause
     gets its ledger row (a known one is skipped), and each member's state is the one its last
     row carries, whether or not that row's cause was new. On PostgreSQL, from two rows on, that
-    is one statement over arrays of the rows' columns, so the ledger's statement triggers run
+    is one statement over the batch (`core.bulk`), so the ledger's statement triggers run
     once for the batch instead of the view's trigger and the ledger's once per row (a lone row
     costs less through the view). On SQLite the batch goes through the view too, but read
     from one parameter (`core.bulk`) rather than bound row by row.
