@@ -110,16 +110,29 @@ PRIOR = (
 )
 
 
-def _corrects(row: str, plus: str) -> str:
+def corrects(dialect: str, row: str) -> str:
     """SQL: `row` is a correction, a message row whose cause has other revisions in the ledger,
     so it may move its message between decisions. A probe of one cause's entries in the unique
     key. Not `revision > 0`: a revision written before a lower one (a replay, an import) makes
-    the lower one the correction, and a lone higher revision is its message's first row."""
+    the lower one the correction, and a lone higher revision is its message's first row.
+
+    On PostgreSQL the probe asks for the first such entry in the key's order: only the key
+    gives that order without a sort. A planner without statistics (a young ledger, before its
+    first ANALYZE) costs the key and the (chat, time) index alike for an EXISTS, and taking the
+    index it read every row of the chat for each new row. On SQLite the unary `+` keeps the
+    planner off the member's (epoch, member) index."""
+    if dialect == "postgresql":
+        return (
+            f"{row}kind = 'message' AND (SELECT revision FROM engagement_ledger"
+            f" WHERE chat_id = {row}chat_id AND cause = {row}cause AND revision <> {row}revision"
+            f" AND epoch_id = {row}epoch_id AND member_id = {row}member_id AND kind = 'message'"
+            " ORDER BY chat_id, cause, revision LIMIT 1) IS NOT NULL"
+        )
     return (
         f"{row}kind = 'message' AND EXISTS (SELECT 1 FROM engagement_ledger"
         f" WHERE chat_id = {row}chat_id AND cause = {row}cause AND revision <> {row}revision"
-        f" AND {plus}epoch_id = {row}epoch_id AND {plus}member_id = {row}member_id"
-        f" AND {plus}kind = 'message')"
+        f" AND +epoch_id = {row}epoch_id AND +member_id = {row}member_id"
+        f" AND +kind = 'message')"
     )
 
 
@@ -130,13 +143,12 @@ def _postgresql_body() -> str:
     out. Only those then run the per-row move of revision 0010's trigger, in insertion order:
     out of the decision the message had without the row, into the one it has with it.
 
-    The statement is planned at every run (EXECUTE): PL/pgSQL would keep the plan made at its
-    first run in a session, and made when the ledger was still small that plan may probe it
-    through the (chat, time) index instead of the (chat, cause) key, a cost that then grows
-    with the group's ledger."""
+    PL/pgSQL plans the statement once per session (an ANALYZE of its tables plans it again);
+    its probe of the ledger can only take the unique key (`corrects`), whatever the planner
+    knows of the ledger."""
     rows = (
         "SELECT n.id, n.epoch_id, n.member_id, n.kind, n.rule, n.chat_id, n.points,"
-        f" {_app_id('postgresql', 'n.')} AS app_id, {_corrects('n.', '')} AS moves"
+        f" {_app_id('postgresql', 'n.')} AS app_id, {corrects('postgresql', 'n.')} AS moves"
         f" FROM {INSERTED} n"
     )
     first = "kind = 'message' AND NOT moves"
@@ -151,8 +163,8 @@ def _postgresql_body() -> str:
     final = "CASE WHEN r.revision > prior_rev THEN r.rule ELSE prior_rule END"
     return (
         "DECLARE r record; moved bigint[]; prior_rule text; prior_net bigint; prior_rev integer;"
-        f" BEGIN EXECUTE $q$ WITH batch AS ({rows}), sums AS ({sums})"
-        " SELECT array_agg(id ORDER BY id) FROM batch WHERE moves $q$ INTO moved;"
+        f" BEGIN WITH batch AS ({rows}), sums AS ({sums})"
+        " SELECT array_agg(id ORDER BY id) INTO moved FROM batch WHERE moves;"
         " IF moved IS NOT NULL THEN"
         f" FOR r IN SELECT * FROM {INSERTED} WHERE id = ANY (moved) ORDER BY id LOOP"
         " SELECT p.final_rule, p.net, p.rev INTO prior_rule, prior_net, prior_rev"
@@ -196,12 +208,12 @@ def totals_ddl(dialect: str) -> list[str]:
             f" REFERENCING NEW TABLE AS {INSERTED} FOR EACH STATEMENT EXECUTE FUNCTION {TRIGGER}()",
         ]
     first, correction = _sqlite_bodies()
-    corrects = _corrects("NEW.", "+")
+    correction_rows = corrects("sqlite", "NEW.")
     return [
         f"CREATE TRIGGER IF NOT EXISTS {TRIGGER} AFTER INSERT ON engagement_ledger"
-        f" WHEN NOT ({corrects}) {first}",
+        f" WHEN NOT ({correction_rows}) {first}",
         f"CREATE TRIGGER IF NOT EXISTS {CORRECTIONS} AFTER INSERT ON engagement_ledger"
-        f" WHEN {corrects} {correction}",
+        f" WHEN {correction_rows} {correction}",
     ]
 
 

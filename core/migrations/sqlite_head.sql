@@ -1,7 +1,7 @@
 -- Townsquare's SQLite schema at the migrations' head: what SQLite recorded after running
 -- them. Written by `python -m core.schema_snapshot`; do not edit by hand.
--- revision: 0013
--- migrations: 0001_gateway_tables.py 0002_sandbox_tables.py 0003_engagement.py 0004_wallets.py 0005_claims.py 0006_miniapps.py 0007_upkeep.py 0008_builder_grants.py 0009_points_index.py 0010_member_totals.py 0011_settlement_files.py 0012_statement_triggers.py 0013_drop_member_sums.py
+-- revision: 0014
+-- migrations: 0001_gateway_tables.py 0002_sandbox_tables.py 0003_engagement.py 0004_wallets.py 0005_claims.py 0006_miniapps.py 0007_upkeep.py 0008_builder_grants.py 0009_points_index.py 0010_member_totals.py 0011_settlement_files.py 0012_statement_triggers.py 0013_drop_member_sums.py 0014_totals_probe.py
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)

@@ -21,7 +21,7 @@ from core import repo
 from core.clock import utcnow
 from core.db import create_engine, session_factory, transaction
 from core.migrate import downgrade, upgrade
-from core.models_totals import totals_backfill, totals_ddl, totals_drop_ddl
+from core.models_totals import corrects, totals_backfill, totals_ddl, totals_drop_ddl
 from engagement import board, epochs, grants, interactions, ledger, review, rules
 from tests.engagement.helpers_engagement import (
     TEXTS,
@@ -77,12 +77,14 @@ async def say(sessions: Sessions, message_id: int, seconds: int, member: int = 7
 
 
 def test_the_migration_snapshots_match_the_models() -> None:
-    made, latest = migration("0010"), migration("0012")
+    made, statements, probe = migration("0010"), migration("0012"), migration("0014")
     for dialect in ("sqlite", "postgresql"):
-        assert latest.TOTALS[dialect] == totals_ddl(dialect)
-        assert latest.DROP[dialect] == totals_drop_ddl(dialect)
-        assert latest.PREVIOUS_TOTALS[dialect] == made.RULES[dialect]
+        assert statements.DROP[dialect] == totals_drop_ddl(dialect)
+        assert statements.PREVIOUS_TOTALS[dialect] == made.RULES[dialect]
         assert made.BACKFILL[dialect] == totals_backfill(dialect)
+    assert statements.TOTALS["sqlite"] == totals_ddl("sqlite")
+    assert totals_ddl("postgresql") == probe.TOTALS
+    assert statements.TOTALS["postgresql"] == probe.PREVIOUS_TOTALS
 
 
 async def react(sessions: Sessions, message_id: int, author: int, actors: range) -> None:
@@ -349,3 +351,44 @@ async def test_the_migration_fills_the_totals_from_the_ledger(database_url: str)
     await asyncio.to_thread(upgrade, database_url)
     await assert_totals_match_the_ledger(made)
     await engine.dispose()
+
+
+async def test_the_correction_probe_reads_one_cause_even_before_the_ledger_has_statistics(
+    postgres_url: str,
+) -> None:
+    """PostgreSQL's trigger asks, for every new row, whether its cause has other revisions. A
+    planner that knows nothing of the ledger yet (never analyzed) must still answer that
+    through the unique (chat, cause, revision) key, not by reading the chat's rows in time
+    order: the plan is kept for the session, and each batch would read the whole group.
+
+    The ledger here is a temporary copy (it shadows the table for this session): autovacuum
+    never analyzes a temporary table, so the planner surely has no statistics."""
+    engine = create_engine(postgres_url)
+    probe = corrects("postgresql", "n.")
+    params = "$1::bigint, $2::varchar, $3::integer, $4::integer, $5::bigint, 'message'::varchar"
+    columns = "chat_id, cause, revision, epoch_id, member_id, kind"
+    async with engine.begin() as conn:
+        run = conn.exec_driver_sql
+        await run(
+            "CREATE TEMPORARY TABLE engagement_ledger"
+            " (LIKE public.engagement_ledger INCLUDING DEFAULTS INCLUDING INDEXES)"
+        )
+        await run(
+            "INSERT INTO engagement_ledger (chat_id, epoch_id, member_id, kind, rule, points,"
+            " rules_version, cause, revision, occurred_at, created_at)"
+            f" SELECT {CHAT}, 1, i % 50, 'message', 'message', 10, 1, 'msg:' || i, 0, now(), now()"
+            " FROM generate_series(1, 3000) i"
+        )
+        indexes = {
+            definition.split(" USING btree ")[1]: name
+            for name, definition in await run(
+                "SELECT indexname, indexdef FROM pg_indexes"
+                " WHERE tablename = 'engagement_ledger' AND schemaname LIKE 'pg_temp%'"
+            )
+        }
+        await run("SET plan_cache_mode = force_generic_plan")
+        await run(f"PREPARE probe AS SELECT {probe} FROM (SELECT {params}) AS n({columns})")
+        plan = "\n".join(row[0] for row in await run("EXPLAIN EXECUTE probe(1, 'x', 0, 1, 7)"))
+    await engine.dispose()
+    assert indexes["(chat_id, cause, revision)"] in plan, plan
+    assert indexes["(chat_id, occurred_at)"] not in plan, plan
