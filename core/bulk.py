@@ -121,24 +121,84 @@ class RowSource:
         return compiled, await run_direct(connection, compiled.sql, parameters)
 
     def _processed(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
-        """`rows` with their values processed. A batch repeats its dates (and most processors
-        are for dates, a few microseconds each), so each distinct value is processed once."""
-        done: list[dict[Any, Any]] = [{} for _ in self._processors]
-        out = []
-        for row in rows:
-            values = list(row)
-            for (i, process), seen in zip(self._processors, done, strict=True):
-                value = values[i]
-                if type(value) in UNHASHABLE:
-                    values[i] = process(value)  # type: ignore[misc]
-                    continue
-                # Keyed with the type: 1 and True are equal keys but not equal JSON.
-                key = (type(value), value)
-                if key not in seen:
-                    seen[key] = process(value)  # type: ignore[misc]
-                values[i] = seen[key]
-            out.append(values)
-        return out
+        return processed(self._processors, rows)
+
+
+def processed(
+    processors: Sequence[tuple[int, Processor]], rows: Sequence[Sequence[Any]]
+) -> list[list[Any]]:
+    """`rows` with the values at each processor's position processed. A batch repeats its
+    dates (and most processors are for dates, a few microseconds each), so each distinct value
+    is processed once."""
+    done: list[dict[Any, Any]] = [{} for _ in processors]
+    out = []
+    for row in rows:
+        values = list(row)
+        for (i, process), seen in zip(processors, done, strict=True):
+            value = values[i]
+            if type(value) in UNHASHABLE:
+                values[i] = process(value)  # type: ignore[misc]
+                continue
+            # Keyed with the type: 1 and True are equal keys but not equal JSON.
+            key = (type(value), value)
+            if key not in seen:
+                seen[key] = process(value)  # type: ignore[misc]
+            values[i] = seen[key]
+        out.append(values)
+    return out
+
+
+async def insert_each(
+    connection: AsyncConnection, statement: Any, names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """SQLite: runs `statement`, an INSERT of one row whose values are the parameters `names`,
+    once for each of `rows` (sequences in `names`' order), in their order, in one trip.
+
+    For rows that are wide or carry long texts. `json_each` (`RowSource`) hands each row over
+    as JSON text, and SQLite reads each column out of it by parsing the row's text again: for
+    the intake's 27 columns and its list of recent texts that cost more than the insert and
+    its triggers together. Here the driver binds each row's values (`executemany`), compiled
+    once, the values processed as a normal bind would.
+    """
+    sql, order, processors = _each(statement, tuple(names))
+    values = processed(processors, rows)
+    await run_direct(connection, sql, [[row[i] for i in order] for row in values], many=True)
+
+
+_EACH: dict[
+    tuple[int, tuple[str, ...]],
+    tuple[Any, tuple[str, tuple[int, ...], tuple[tuple[int, Processor], ...]]],
+] = {}
+
+
+def _each(
+    statement: Any, names: tuple[str, ...]
+) -> tuple[str, tuple[int, ...], tuple[tuple[int, Processor], ...]]:
+    """`statement` compiled for SQLite once: its SQL, the position in `names` of each of its
+    parameters, and the processors of the values, by their position in `names`."""
+    found = _EACH.get((id(statement), names))
+    if found is not None:
+        return found[1]
+    dialect = dialect_of("sqlite")
+    compiled = statement.compile(dialect=dialect)
+    if compiled.insert_prefetch:
+        msg = "a statement with Python-side defaults cannot run directly"
+        raise ValueError(msg)
+    keys = tuple(compiled.positiontup or ())
+    if sorted(keys) != sorted(names):
+        msg = f"the statement's parameters {keys} are not {names}"
+        raise ValueError(msg)
+    order = tuple(names.index(key) for key in keys)
+    processors = []
+    for i, name in enumerate(names):
+        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors.append((i, process))
+    made = (compiled.string, order, tuple(processors))
+    if len(_EACH) >= _DIRECT_LIMIT:
+        _EACH.clear()
+    _EACH[(id(statement), names)] = (statement, made)
+    return made
 
 
 @functools.cache

@@ -159,9 +159,12 @@ async def begin_immediate(connection: AsyncConnection) -> None:
         await connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-async def run_direct(connection: AsyncConnection, sql: str, parameters: Sequence[Any]) -> list[Any]:
+async def run_direct(
+    connection: AsyncConnection, sql: str, parameters: Sequence[Any], *, many: bool = False
+) -> list[Any]:
     """Runs `sql` with positional parameters in the connection's transaction and returns its
-    rows as the driver gives them (tuples of SQLite's values, untyped).
+    rows as the driver gives them (tuples of SQLite's values, untyped). With `many`, runs it
+    once for each sequence of `parameters`, in order (`executemany`), and returns no rows.
 
     On our driver this is one trip to the thread and nothing of SQLAlchemy's execution layer,
     which costs three times the trip itself on the hot path (see `core.bulk.RowSource.fetch`).
@@ -170,13 +173,16 @@ async def run_direct(connection: AsyncConnection, sql: str, parameters: Sequence
     """
     raw = (await connection.get_raw_connection()).dbapi_connection
     if not isinstance(raw, OneHopConnection):
+        if many:
+            await connection.exec_driver_sql(sql, [tuple(p) for p in parameters])
+            return []
         return list((await connection.exec_driver_sql(sql, tuple(parameters))).all())
     thread = cast(aiosqlite.Connection, raw._connection)
     async with raw._execute_mutex:
         begin, raw.begin = raw.begin, None
         try:
             outcome: Outcome = await thread._execute(
-                _run, thread._conn, sql, parameters, False, begin
+                _run, thread._conn, sql, parameters, many, begin
             )
         except sqlite3.Error as error:
             raise DBAPIError.instance(sql, parameters, error, sqlite3.Error) from error

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.bulk import RowSource, row_source
+from core.bulk import RowSource, insert_each, row_source
 from core.clock import from_timestamp, utcnow
 from core.models import Chat
 from core.models_engagement import INTAKE_ENTRY, INTAKE_STATE, InteractionTarget, LedgerEntry
@@ -261,33 +261,31 @@ async def write_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> No
     row carries, whether or not that row's cause was new. On PostgreSQL, from two rows on, that
     is one statement over the batch (`core.bulk`), so the ledger's statement triggers run
     once for the batch instead of the view's trigger and the ledger's once per row (a lone row
-    costs less through the view). On SQLite the batch goes through the view too, but read
-    from one parameter (`core.bulk`) rather than bound row by row.
+    costs less through the view). On SQLite the rows go through the view one by one, in one
+    trip to the driver (`core.bulk.insert_each`).
     """
     if len(rows) < 2:
         await sql.run(session, _intake_statement(), rows)
         return
     dialect = sql.dialect(session)
-    stmt, source = _batch_statement(dialect)
     names = [*INTAKE_ENTRY, *INTAKE_STATE]
+    connection = await session.connection()
+    if dialect == "sqlite":
+        values = [[r[n] for n in names] for r in rows]
+        await insert_each(connection, _intake_statement(), names, values)
+        return
+    stmt, source = _batch_statement(dialect)
     batch = [[*(r[n] for n in names), i] for i, r in enumerate(rows)]
-    await source.run(await session.connection(), stmt, batch)
+    await source.run(connection, stmt, batch)
 
 
 @functools.cache
 def _batch_statement(dialect: str) -> tuple[Any, RowSource]:
-    """The batch's write and its `RowSource` (the view's columns and each row's position).
-
-    SQLite: the view's INSERT, in the rows' order (the view's trigger runs row by row, so a
-    member's rows apply in date order). PostgreSQL: the batch's ledger rows inserted in their
-    order, and each member's state set to its last row's.
-    """
+    """PostgreSQL's batch write and its `RowSource` (the view's columns and each row's
+    position): the batch's ledger rows inserted in their order, and each member's state set to
+    its last row's."""
     view = _intake()
     source = row_source(dialect, "intake", (*view.c, Column("position", Integer())))
-    if dialect == "sqlite":
-        rows = source.subquery
-        picked = select(*(rows.c[c.name] for c in view.c)).order_by(rows.c.position)
-        return insert(view).from_select([c.name for c in view.c], picked), source
     entry = ", ".join(INTAKE_ENTRY)
     new_state = ", ".join(f"{c} = b.{c}" for c in INTAKE_STATE)
     statement = (

@@ -1,7 +1,8 @@
 """`RowSource.fetch` and `run` on SQLite and PostgreSQL: the rows a batch statement returns are
 typed exactly as SQLAlchemy's own execution types them, a SQLite batch costs one trip to the
 connection's thread, and a statement with Python-side defaults is refused rather than run
-without them."""
+without them. `insert_each` on SQLite stores what a row-by-row INSERT stores, in order, in one
+trip."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, insert, select, update
+from sqlalchemy import Boolean, Column, Integer, MetaData, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import repo
-from core.bulk import row_source
+from core.bulk import insert_each, row_source
 from core.db import session_factory, transaction
 from core.models_engagement import MemberState
+from core.types import IntListsJSON, UTCDateTime
 from engagement import batch
 from tests.core.conftest import GROUP
 
@@ -99,3 +101,44 @@ def test_python_side_defaults_are_refused() -> None:
     statement = insert(table).from_select(["id"], select(source.subquery.c.id))
     with pytest.raises(ValueError, match="Python-side defaults"):
         asyncio.run(source.run(None, statement, [[1]]))  # type: ignore[arg-type]
+
+
+async def test_rows_inserted_each_are_stored_as_an_insert_stores_them(
+    sqlite_url: str, trips: list[str]
+) -> None:
+    from core.db import create_engine
+
+    engine = create_engine(sqlite_url)
+    table = Table(
+        "each_rows",
+        MetaData(),
+        Column("id", Integer),  # no key: SQLite's rowid keeps the order of insertion
+        Column("at", UTCDateTime()),
+        Column("pairs", IntListsJSON()),
+        Column("flag", Boolean()),
+    )
+    async with engine.begin() as conn:
+        await conn.run_sync(table.metadata.create_all)
+        statement = insert(table).values({c.name: bindparam(c.name, type_=c.type) for c in table.c})
+        names = ["pairs", "flag", "at", "id"]  # not the statement's order
+        rows = [[[[1, (1 << 64) - 1]], True, AT, 2], [[], False, AT, 1]]
+        trips.clear()
+        await insert_each(conn, statement, names, rows)
+        assert trips == ["_run"]
+        await conn.execute(
+            statement, {"id": 3, "at": AT, "pairs": [[1, (1 << 64) - 1]], "flag": True}
+        )
+        raw = (
+            await conn.exec_driver_sql("SELECT id, at, pairs, flag FROM each_rows ORDER BY rowid")
+        ).all()
+        stored = (await conn.execute(select(table).order_by(table.c.id))).all()
+    await engine.dispose()
+    assert [r[0] for r in raw] == [2, 1, 3]  # in the rows' order
+    assert raw[0][1:] == raw[2][1:]  # exactly what the normal insert stored
+    assert [tuple(r) for r in stored] == [
+        (1, AT, [], False),
+        (2, AT, [[1, (1 << 64) - 1]], True),
+        (3, AT, [[1, (1 << 64) - 1]], True),
+    ]
+    with pytest.raises(ValueError, match="not"):
+        await insert_each(conn, statement, ["id", "at"], [[1, AT]])

@@ -167,3 +167,17 @@ async def test_direct_errors_are_sqlalchemy_errors(engine: AsyncEngine, tmp_path
             with pytest.raises(OperationalError, match="locked"):
                 await run_direct(conn, "INSERT INTO t (name) VALUES (?)", ["lost"])
             await conn.rollback()
+
+
+async def test_a_direct_statement_runs_for_each_row_in_one_trip(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with engine.begin() as conn:
+        trips.clear()
+        rows = await run_direct(
+            conn, "INSERT INTO t (name) VALUES (?)", [["a"], ["b"], ["c"]], many=True
+        )
+        assert trips == ["_run"]
+        assert rows == []
+        names = await run_direct(conn, "SELECT name FROM t ORDER BY id", [])
+    assert names == [("a",), ("b",), ("c",)]
