@@ -11,9 +11,10 @@ normal bind, so what is stored is exactly what a row-by-row INSERT would store. 
 one array per column cost more: asyncpg encodes arrays element by element in this process,
 where the JSON is encoded by orjson here and read by the database, on its own core.)
 
-On SQLite, `fetch` and `run` go further: the statement is compiled once to SQL text with its
-other parameters already processed, and runs on the driver directly (`core.sqlite_driver`); the
-rows come back through the same result processors as SQLAlchemy's.
+`fetch` and `run` go further: the statement is compiled once to SQL text with its other
+parameters already processed, and runs on the driver directly (`core.sqlite_driver`,
+`core.pg_driver`), in SQLAlchemy's transaction; the rows come back through the same result
+processors as SQLAlchemy's.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Subquery
 
+from core import pg_driver
 from core.sqlite_driver import run_direct
 
 
@@ -98,8 +100,6 @@ class RowSource:
     ) -> list[Any]:
         """Runs `statement` (built on this source) for `rows` and returns its rows, with their
         columns' types applied as `connection.execute(statement, self.params(rows))` would."""
-        if self.dialect != "sqlite":
-            return list((await connection.execute(statement, self.params(rows))).all())
         compiled, raw = await self._direct_run(connection, statement, rows)
         return compiled.typed(raw)
 
@@ -107,18 +107,16 @@ class RowSource:
         self, connection: AsyncConnection, statement: Any, rows: Sequence[Sequence[Any]]
     ) -> None:
         """Runs `statement` (built on this source, returning nothing) for `rows`."""
-        if self.dialect != "sqlite":
-            await connection.execute(statement, self.params(rows))
-            return
         await self._direct_run(connection, statement, rows)
 
     async def _direct_run(
         self, connection: AsyncConnection, statement: Any, rows: Sequence[Sequence[Any]]
     ) -> tuple[_Direct, list[Any]]:
-        """SQLite: `statement` compiled once and run on the driver; its untyped rows."""
-        compiled = _direct(statement, self.name)
+        """`statement` compiled once and run on the driver; its untyped rows."""
+        compiled = _direct(statement, self.name, self.dialect)
         parameters = compiled.parameters(self.params(rows)[self.name])
-        return compiled, await run_direct(connection, compiled.sql, parameters)
+        run = run_direct if self.dialect == "sqlite" else pg_driver.run_direct
+        return compiled, await run(connection, compiled.sql, parameters)
 
     def _processed(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
         return processed(self._processors, rows)
@@ -209,7 +207,7 @@ def row_source(dialect: str, name: str, columns: tuple[Column[Any], ...]) -> Row
 
 @dataclass(frozen=True)
 class _Direct:
-    """A statement compiled for SQLite once: its SQL, its other parameters already processed
+    """A statement compiled once for a dialect: its SQL, its other parameters already processed
     (in order, with `None` where the source's value goes), and its result columns' processors."""
 
     sql: str
@@ -236,19 +234,20 @@ class _Direct:
         return out
 
 
-_DIRECT: dict[int, tuple[Any, _Direct]] = {}
+_DIRECT: dict[tuple[int, str], tuple[Any, _Direct]] = {}
 # Hot-path statements are a handful; more entries than this means statements built per call,
 # which are compiled again rather than kept for ever.
 _DIRECT_LIMIT = 256
 
 
-def _direct(statement: Any, name: str) -> _Direct:
-    """`statement` compiled for direct runs, once per statement object (statements on the hot
-    path are built once; the entry keeps its statement alive, so its id stays its own)."""
-    found = _DIRECT.get(id(statement))
+def _direct(statement: Any, name: str, dialect_name: str) -> _Direct:
+    """`statement` compiled for direct runs on `dialect_name`, once per statement object
+    (statements on the hot path are built once; the entry keeps its statement alive, so its id
+    stays its own)."""
+    found = _DIRECT.get((id(statement), dialect_name))
     if found is not None:
         return found[1]
-    dialect = dialect_of("sqlite")
+    dialect = dialect_of(dialect_name)
     compiled = statement.compile(dialect=dialect)
     if compiled.insert_prefetch or compiled.update_prefetch:
         # Python-side defaults are computed by SQLAlchemy's execution, which this skips.
@@ -264,16 +263,18 @@ def _direct(statement: Any, name: str) -> _Direct:
             continue
         process = compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect)
         fixed.append(values[key] if process is None else process(values[key]))
-    columns = list(statement.exported_columns)
+    # A hand-written statement (`text`) returns nothing here: no columns to type.
+    exported = getattr(statement, "exported_columns", None)
+    columns = list(exported) if exported is not None else []
     processors = []
     for i, column in enumerate(columns):
         process = column.type.dialect_impl(dialect).result_processor(dialect, None)
         if process is not None:
             processors.append((i, process))
     # Unlabelled columns get positional names (`_2`): their rows are read by position.
-    row = namedtuple("Row", list(statement.exported_columns.keys()), rename=True)  # type: ignore[misc]
+    row = namedtuple("Row", list(exported.keys()) if exported is not None else [], rename=True)  # type: ignore[misc]
     made = _Direct(compiled.string, tuple(fixed), tuple(slots), row, tuple(processors))
     if len(_DIRECT) >= _DIRECT_LIMIT:
         _DIRECT.clear()
-    _DIRECT[id(statement)] = (statement, made)
+    _DIRECT[(id(statement), dialect_name)] = (statement, made)
     return made
