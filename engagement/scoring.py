@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from engagement.rules import MAX_WINDOW, MessageRules
-from engagement.text import distance
 
 DAY = 86_400
 # Updates dated further than this ahead of the server clock are treated as sent now.
@@ -118,9 +117,10 @@ def decide(rules: MessageRules, state: MemberState, msg: MessageFacts) -> Decisi
     if msg.local is not None:
         return Decision(0, msg.local)
     if msg.text_hash and rules.duplicate_window_seconds:
+        own, bits, window = msg.text_hash, rules.near_duplicate_bits, rules.duplicate_window_seconds
         for ts, text_hash in state.recent:
-            close = distance(text_hash, msg.text_hash) <= rules.near_duplicate_bits
-            if close and msg.ts - ts < rules.duplicate_window_seconds:
+            # `text.distance`, inline: this runs for each of up to 64 recent texts per message.
+            if (text_hash ^ own).bit_count() <= bits and msg.ts - ts < window:
                 return Decision(0, "duplicate")
     if state.last_credit_ts is not None and msg.ts - state.last_credit_ts < rules.cooldown_seconds:
         return Decision(0, "cooldown")
