@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,10 +121,25 @@ def prepare(
         conn.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (head.revision,))
         conn.execute("COMMIT")
         # The migrations leave a WAL database; the mode is a property of the file.
-        conn.execute("PRAGMA journal_mode=WAL")
+        _set_wal(conn, timeout)
         return True
     finally:
         conn.close()
+
+
+def _set_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switches the file to WAL. The switch needs the file to itself, and SQLite answers
+    "locked" at once, without waiting, while another connection (a gateway starting at the same
+    time) holds a lock it would have to wait behind: so it is tried again until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def main() -> None:
