@@ -4,7 +4,8 @@ The gateway handles concurrent updates in shared transactions (group commit). Sc
 one, each message costs three statements; here the whole batch costs three: one locks and
 reads every member's state row, one reads every message's context (rules version, epoch, the
 bot's standing, reactions that came first), and one writes every entry with the members' new
-states. Batches travel as one parameter per column (`core.bulk`). A message
+states. On PostgreSQL, `record_and_score` also folds the recording of the messages and the two
+reads into one statement. Batches travel as one parameter (`core.bulk`). A message
 this path cannot judge from the member's state row alone (the member's second message in the
 batch, a late one, one whose reactions came first, one that may release an invite credit, a
 group's first) goes through `ingest.score_message` afterwards, so the outcome is exactly that
@@ -19,11 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, select
+from sqlalchemy import BigInteger, Column, and_, select
+from sqlalchemy.dialects import postgresql
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core import repo
 from core.bulk import RowSource, row_source
 from core.clock import utcnow
+from core.models import ChatMessage
 from core.models_engagement import MemberState as StateRow
 from core.types import UTCDateTime
 from engagement import epochs, ingest, rules, sql, state
@@ -52,6 +56,56 @@ class _Context:
     versions: dict[tuple[int, int], rules.Rules] = field(default_factory=dict)
 
 
+async def record_and_score(
+    *,
+    session: AsyncSession,
+    records: Sequence[dict[str, Any]],
+    msgs: Sequence[IncomingMessage],
+    now: datetime | None = None,
+) -> None:
+    """Records group messages (`records`: the rows of `core.repo.record_messages`, with the
+    same keys) and scores, as `score_messages` does, those stored for the first time
+    (`msgs[i]` is the message of `records[i]`; one delivered twice is scored once).
+
+    On PostgreSQL one statement records the messages, locks their members' rows and reads
+    every fresh message's context; on SQLite these are the usual three.
+    """
+    if not records:
+        return
+    if sql.dialect(session) != "postgresql":
+        fresh = await repo.record_messages(session=session, rows=list(records))
+        scored = []
+        for msg in msgs:
+            key = (msg.chat_id, msg.message_id)
+            if key in fresh:
+                fresh.discard(key)
+                scored.append(msg)
+        await score_messages(session=session, msgs=scored, now=now)
+        return
+    now = (now or utcnow()).replace(microsecond=0)
+    columns = tuple(records[0])
+    stmt, source = _record_lock_read(columns)
+    dated_by_key: dict[tuple[int, int], tuple[IncomingMessage, datetime]] = {}
+    rows = []
+    for record, msg in zip(records, msgs, strict=True):
+        at = effective_time(msg.sent_at, now)
+        dated_by_key.setdefault((msg.chat_id, msg.message_id), (msg, at))
+        rows.append([*(record[c] for c in columns), at])
+    read_rows = await source.fetch(await session.connection(), stmt, rows)
+    states: dict[Member, Any] = {}
+    contexts: dict[tuple[int, int], tuple[int | None, int | None, str | None, bool]] = {}
+    dated = []
+    for row in read_rows:
+        key = (int(row.chat_id), int(row.message_id))
+        if key in contexts:
+            continue  # delivered twice in the batch
+        contexts[key] = (row.ctx_version, row.ctx_epoch, row.ctx_bot_status, bool(row.ctx_pending))
+        states[(key[0], int(row.member_id))] = row
+        dated.append(dated_by_key[key])
+    dated.sort(key=lambda pair: (pair[0].chat_id, pair[0].member_id))
+    await _score(session, dated, _Context(states, contexts, utcnow()), now)
+
+
 async def score_messages(
     *, session: AsyncSession, msgs: Sequence[IncomingMessage], now: datetime | None = None
 ) -> None:
@@ -69,7 +123,16 @@ async def score_messages(
     dated = [(msg, effective_time(msg.sent_at, now)) for msg in msgs]
     # Members' rows are locked in key order, as other writers of the same members lock them.
     dated.sort(key=lambda pair: (pair[0].chat_id, pair[0].member_id))
-    read = await _read(session, dated)
+    await _score(session, dated, await _read(session, dated), now)
+
+
+async def _score(
+    session: AsyncSession,
+    dated: list[tuple[IncomingMessage, datetime]],
+    read: _Context,
+    now: datetime,
+) -> None:
+    """Judges `dated` (in member order) from what was `read`, and writes the outcome."""
     rows: list[dict[str, Any]] = []
     slow: list[IncomingMessage] = []
     judged: set[Member] = set()
@@ -138,6 +201,50 @@ def _lock_many(dialect: str) -> tuple[Any, RowSource]:
     table = StateRow.__table__  # type: ignore[attr-defined]
     source = row_source(dialect, "members", (table.c.chat_id, table.c.member_id))
     return state.upsert_from(dialect, source.subquery).returning(*table.c), source
+
+
+@functools.cache
+def _record_lock_read(columns: tuple[str, ...]) -> tuple[Any, RowSource]:
+    """PostgreSQL: one statement over a `RowSource` of message rows (`columns` of
+    `chat_messages`, then each message's effective date `at`) that stores the messages new to
+    the table, locks (creating them if missing) the state rows of their members in key order,
+    and returns, for each row whose message was stored just now, the message's context
+    (`ctx_*`, as `_context_many` reads it) with its member's locked state row."""
+    messages = ChatMessage.__table__  # type: ignore[attr-defined]
+    source = row_source(
+        "postgresql", "plain", (*(messages.c[c] for c in columns), Column("at", UTCDateTime()))
+    )
+    b = source.subquery
+    picked = select(*(b.c[c] for c in columns))
+    stored = (
+        postgresql.insert(messages)
+        .from_select(list(columns), picked)
+        .on_conflict_do_nothing()
+        .returning(messages.c.chat_id, messages.c.message_id, messages.c.member_id)
+        .cte("stored")
+    )
+    members = (
+        select(stored.c.chat_id, stored.c.member_id)
+        .distinct()
+        .order_by(stored.c.chat_id, stored.c.member_id)
+        .subquery("members")
+    )
+    table = StateRow.__table__  # type: ignore[attr-defined]
+    locked = state.upsert_from("postgresql", members).returning(*table.c).cte("locked")
+    stmt = select(
+        b.c.chat_id,
+        b.c.message_id,
+        rules.version_at(b.c.chat_id, b.c.at).label("ctx_version"),
+        epochs.epoch_at(b.c.chat_id, b.c.at).label("ctx_epoch"),
+        state.bot_status(b.c.chat_id).label("ctx_bot_status"),
+        state.pending(b.c.chat_id, b.c.message_id).label("ctx_pending"),
+        *(locked.c[c.name] for c in table.c if c.name not in ("chat_id",)),
+    ).select_from(
+        b.join(
+            stored, and_(stored.c.chat_id == b.c.chat_id, stored.c.message_id == b.c.message_id)
+        ).join(locked, and_(locked.c.chat_id == b.c.chat_id, locked.c.member_id == b.c.member_id))
+    )
+    return stmt, source
 
 
 @functools.cache

@@ -128,11 +128,6 @@ def defer_plain(message: Message, session: AsyncSession, update_id: int) -> bool
 
 async def record_and_score_plain(session: AsyncSession, items: list[Plain]) -> None:
     """Records a batch's plain messages and scores those stored for the first time."""
-    fresh = await repo.record_messages(session=session, rows=[i.record for i in items])
-    msgs: list[ingest.IncomingMessage] = []
-    for item in items:
-        key = (item.incoming.chat_id, item.incoming.message_id)
-        if key in fresh:
-            fresh.discard(key)  # one message delivered twice in a batch is scored once
-            msgs.append(item.incoming)
-    await batch.score_messages(session=session, msgs=msgs)
+    await batch.record_and_score(
+        session=session, records=[i.record for i in items], msgs=[i.incoming for i in items]
+    )

@@ -4,7 +4,9 @@ earn nothing: edits, forwarded spam, chats the bot left, dates from the future, 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from tests.engagement.helpers_engagement import (
     ledger_rows,
     message,
     message_update,
+    netted,
     reaction_update,
     user,
 )
@@ -33,8 +36,14 @@ BOT_ID = 1000001  # the sandbox token's bot
 
 @pytest.fixture
 async def client(tmp_path: Path, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with gateway_client(tmp_path / "gateway", database_url) as http:
+        yield http
+
+
+@asynccontextmanager
+async def gateway_client(data_dir: Path, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
-        mode="sandbox", data_dir=tmp_path, database_url=database_url, webhook_secret=SECRET
+        mode="sandbox", data_dir=data_dir, database_url=database_url, webhook_secret=SECRET
     )
     await asyncio.to_thread(upgrade, settings.effective_database_url)
     app = create_app(settings, register=False)
@@ -189,3 +198,40 @@ async def test_invited_members_credit_their_referrer_once_they_write(
     )
     invites = sorted((r.member_id, r.actor_id) for r in await rows(client) if r.kind == "invite")
     assert invites == [(501, 601), (503, 602)]
+
+
+async def test_concurrent_deliveries_score_as_one_by_one_in_date_order(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """Updates that arrive together are recorded and scored in shared batches (several
+    messages of one member among them, some delivered twice, in no particular order): each
+    message's outcome is the one a delivery one by one in date order gives, on a database of
+    its own (SQLite)."""
+    texts = ["good morning everyone here", "what a lovely day it is", "good morning everyone here"]
+    updates = [
+        message_update(
+            100 + 10 * member + i,
+            user_id=600 + member,
+            date=BASE_DATE + 25 * i,
+            text=texts[i % len(texts)] if member % 2 else f"{texts[i % 2]} number {i}",
+        )
+        for member in range(6)
+        for i in range(7)
+    ]
+    # The group's first message sets it up (rules, epoch) before the others arrive.
+    first = message_update(99, user_id=700, date=BASE_DATE - 60)
+    order = random.Random(7).sample(updates, len(updates))
+    order += order[:9]  # delivered twice, in the same batches or later ones
+    await post(client, first)
+    await asyncio.gather(*(post(client, u) for u in order))
+    one_by_one = f"sqlite+aiosqlite:///{tmp_path / 'reference.db'}"
+    async with gateway_client(tmp_path / "reference", one_by_one) as reference:
+        await post(reference, first)
+        for update in sorted(updates, key=lambda u: (u["message"]["date"], u["update_id"])):
+            await post(reference, update)
+        expected = netted(await rows(reference))
+    got = netted(await rows(client))
+    assert got == expected
+    assert len(got) == len(updates) + 1
+    rules = {rule for _, _, _, rule in got.values()}
+    assert {"message", "cooldown", "duplicate"} <= rules
