@@ -5,7 +5,8 @@ The batch statements of the hot path (`core.bulk`) cost more in SQLAlchemy's exe
 them, about a hundred microseconds a statement) than in asyncpg itself. `run_direct` runs an
 already compiled statement on the connection asyncpg holds for SQLAlchemy: with SQLAlchemy's
 own prepared-statement cache, in its transaction (begun first if it has not been), under its
-lock, and failing with SQLAlchemy's own exceptions.
+lock, and failing with SQLAlchemy's own exceptions (a connection the server dropped is
+invalidated, as SQLAlchemy's execution would).
 """
 
 from __future__ import annotations
@@ -40,6 +41,15 @@ async def run_direct(connection: AsyncConnection, sql: str, parameters: Sequence
                 adapted._handle_exception(error)  # raises the adapter's own DBAPI error
                 raise
     except dbapi_error as error:
+        # As SQLAlchemy's execution does: a connection the server dropped is not used again.
+        dropped = dialect.is_disconnect(error, adapted, None)
+        if dropped:
+            await connection.invalidate(error)
         raise DBAPIError.instance(
-            sql, list(parameters), error, dbapi_error, dialect=dialect
+            sql,
+            list(parameters),
+            error,
+            dbapi_error,
+            dialect=dialect,
+            connection_invalidated=dropped,
         ) from error
