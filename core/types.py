@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, Text, cast, type_coerce
 from sqlalchemy.types import TypeDecorator
 
 
@@ -57,9 +57,20 @@ class IntListsJSON(TypeDecorator[Any]):
 
     def result_processor(self, dialect: Any, coltype: Any) -> Any:
         if dialect.name != "sqlite":
-            return super().result_processor(dialect, coltype)
+            # asyncpg hands over lists it decoded itself (with `json`), or the text when the
+            # statement reads the column as text (`as_text`), which orjson decodes here.
+            def decode(value: Any) -> Any:
+                return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+            return decode
 
         def process(value: str | bytes | None) -> Any:
             return None if value is None else orjson.loads(value)
 
         return process
+
+    @staticmethod
+    def as_text(column: Any) -> Any:
+        """`column` read as its JSON text (decoded by orjson rather than by asyncpg's `json`);
+        its value is the same list."""
+        return type_coerce(cast(column, Text), IntListsJSON())

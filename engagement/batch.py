@@ -29,7 +29,7 @@ from core.bulk import RowSource, row_source
 from core.clock import utcnow
 from core.models import ChatMessage
 from core.models_engagement import MemberState as StateRow
-from core.types import UTCDateTime
+from core.types import IntListsJSON, UTCDateTime
 from engagement import epochs, ingest, rules, sql, state
 from engagement.ingest import IncomingMessage
 from engagement.scoring import advance, decide, effective_time
@@ -238,7 +238,13 @@ def _record_lock_read(columns: tuple[str, ...]) -> tuple[Any, RowSource]:
         epochs.epoch_at(b.c.chat_id, b.c.at).label("ctx_epoch"),
         state.bot_status(b.c.chat_id).label("ctx_bot_status"),
         state.pending(b.c.chat_id, b.c.message_id).label("ctx_pending"),
-        *(locked.c[c.name] for c in table.c if c.name not in ("chat_id",)),
+        *(
+            IntListsJSON.as_text(locked.c.recent).label("recent")
+            if c.name == "recent"
+            else locked.c[c.name]
+            for c in table.c
+            if c.name != "chat_id"
+        ),
     ).select_from(
         b.join(
             stored, and_(stored.c.chat_id == b.c.chat_id, stored.c.message_id == b.c.message_id)

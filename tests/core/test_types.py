@@ -1,5 +1,6 @@
 """`IntListsJSON` on SQLite and PostgreSQL: 64-bit integers come back exactly, the stored text is
-JSON the database itself reads, and an integer beyond 64 bits is refused rather than rounded."""
+JSON the database itself reads, an integer beyond 64 bits is refused rather than rounded, and
+the column read as text (`as_text`) gives the same pairs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import session_factory, transaction
 from core.models_engagement import MemberState
+from core.types import IntListsJSON
 from tests.core.conftest import GROUP
 
 CHAT = GROUP
@@ -51,3 +53,12 @@ async def test_an_integer_beyond_64_bits_is_refused_not_rounded(engine: AsyncEng
             await connection.execute(write)
     async with engine.connect() as connection:
         assert (await connection.execute(select(table.c.recent))).scalar_one() == []
+
+
+async def test_pairs_read_as_text_are_the_same_pairs(engine: AsyncEngine) -> None:
+    table = MemberState.__table__  # type: ignore[attr-defined]
+    async with engine.begin() as connection:
+        await connection.execute(update(table).where(table.c.chat_id == CHAT).values(recent=PAIRS))
+        read = select(table.c.recent, IntListsJSON.as_text(table.c.recent).label("text"))
+        plain, as_text = (await connection.execute(read)).one()
+    assert plain == as_text == PAIRS
