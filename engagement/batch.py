@@ -100,7 +100,8 @@ async def record_and_score(
         if key in contexts:
             continue  # delivered twice in the batch
         contexts[key] = (row.ctx_version, row.ctx_epoch, row.ctx_bot_status, bool(row.ctx_pending))
-        states[(key[0], int(row.member_id))] = row
+        if row.member_id is not None:  # else `_judge` takes the slow way for its member
+            states[(key[0], int(row.member_id))] = row
         dated.append(dated_by_key[key])
     dated.sort(key=lambda pair: (pair[0].chat_id, pair[0].member_id))
     await _score(session, dated, _Context(states, contexts, utcnow()), now)
@@ -153,9 +154,11 @@ async def _score(
 async def _judge(session: AsyncSession, msg: IncomingMessage, at: datetime, read: _Context) -> Any:
     """The intake row of a message judged from its member's state, or SKIP or SLOW."""
     version, epoch_id, bot_status, reactions_first = read.contexts[(msg.chat_id, msg.message_id)]
-    row = read.states[(msg.chat_id, msg.member_id)]
+    row = read.states.get((msg.chat_id, msg.member_id))
     if bot_status in state.ABSENT:
         return SKIP
+    if row is None:
+        return SLOW  # its state row was created by another transaction meanwhile
     if version is None or epoch_id is None or reactions_first:
         return SLOW
     if row.referrer_id is not None and not row.invite_credited:
@@ -207,9 +210,11 @@ def _lock_many(dialect: str) -> tuple[Any, RowSource]:
 def _record_lock_read(columns: tuple[str, ...]) -> tuple[Any, RowSource]:
     """PostgreSQL: one statement over a `RowSource` of message rows (`columns` of
     `chat_messages`, then each message's effective date `at`) that stores the messages new to
-    the table, locks (creating them if missing) the state rows of their members in key order,
-    and returns, for each row whose message was stored just now, the message's context
-    (`ctx_*`, as `_context_many` reads it) with its member's locked state row."""
+    the table, locks (creating them if missing) the state rows of their members in key order
+    (`state.locked_rows`), and returns, for each row whose message was stored just now, the
+    message's context (`ctx_*`, as `_context_many` reads it) with its member's locked state
+    row: all NULL when another transaction created that row meanwhile (`_judge` then takes
+    the slow way)."""
     messages = ChatMessage.__table__  # type: ignore[attr-defined]
     source = row_source(
         "postgresql", "plain", (*(messages.c[c] for c in columns), Column("at", UTCDateTime()))
@@ -230,7 +235,7 @@ def _record_lock_read(columns: tuple[str, ...]) -> tuple[Any, RowSource]:
         .subquery("members")
     )
     table = StateRow.__table__  # type: ignore[attr-defined]
-    locked = state.upsert_from("postgresql", members).returning(*table.c).cte("locked")
+    locked = state.locked_rows(members)
     stmt = select(
         b.c.chat_id,
         b.c.message_id,
@@ -248,7 +253,9 @@ def _record_lock_read(columns: tuple[str, ...]) -> tuple[Any, RowSource]:
     ).select_from(
         b.join(
             stored, and_(stored.c.chat_id == b.c.chat_id, stored.c.message_id == b.c.message_id)
-        ).join(locked, and_(locked.c.chat_id == b.c.chat_id, locked.c.member_id == b.c.member_id))
+        ).outerjoin(
+            locked, and_(locked.c.chat_id == b.c.chat_id, locked.c.member_id == b.c.member_id)
+        )
     )
     return stmt, source
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
+    and_,
     bindparam,
     func,
     insert,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    union_all,
     update,
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -153,6 +155,33 @@ def upsert_from(dialect: str, members: Any) -> Any:
     rows = select(members.c.chat_id, members.c.member_id, *fresh).where(true())
     stmt = sql.insert_for(dialect, t).from_select(["chat_id", "member_id", *FRESH], rows)
     return _lock_on_conflict(stmt)
+
+
+def locked_rows(members: Any) -> Any:
+    """PostgreSQL: a subquery of the state rows of `members` (a selectable of `chat_id`,
+    `member_id` pairs, each once), locked: the rows there were, locked in key order without
+    being written (`FOR UPDATE`, where `upsert` writes a new version of each), and those
+    created now. A row that another transaction creates meanwhile is in neither, so its member
+    is missing from the result: the caller then takes the way of `lock` for that member."""
+    t = _table()
+    fresh = [literal(value, t.c[name].type).label(name) for name, value in FRESH.items()]
+    rows = select(members.c.chat_id, members.c.member_id, *fresh)
+    made = (
+        sql.insert_for("postgresql", t)
+        .from_select(["chat_id", "member_id", *FRESH], rows)
+        .on_conflict_do_nothing()
+        .returning(*t.c)
+        .cte("made")
+    )
+    same = and_(t.c.chat_id == members.c.chat_id, t.c.member_id == members.c.member_id)
+    had = (
+        select(t)
+        .join(members, same)
+        .order_by(t.c.chat_id, t.c.member_id)
+        .with_for_update(of=t)
+        .cte("had")
+    )
+    return union_all(select(had), select(made)).subquery("locked")
 
 
 def _lock_on_conflict(stmt: Any) -> Any:
