@@ -7,6 +7,10 @@ already compiled statement on the connection asyncpg holds for SQLAlchemy: with 
 own prepared-statement cache, in its transaction (begun first if it has not been), under its
 lock, and failing with SQLAlchemy's own exceptions (a connection the server dropped is
 invalidated, as SQLAlchemy's execution would).
+
+It uses the asyncpg adapter's internals (`_execute_mutex`, `_transaction`, `_prepare`), as
+SQLAlchemy 2.1 (pinned in uv.lock) has them: tests/core/test_pg_driver.py checks that
+behaviour, and is the first thing to run after upgrading SQLAlchemy.
 """
 
 from __future__ import annotations
