@@ -178,10 +178,7 @@ def _each(
     if found is not None:
         return found[1]
     dialect = dialect_of("sqlite")
-    compiled = statement.compile(dialect=dialect)
-    if compiled.insert_prefetch:
-        msg = "a statement with Python-side defaults cannot run directly"
-        raise ValueError(msg)
+    compiled = _compiled(statement, dialect)
     keys = tuple(compiled.positiontup or ())
     if sorted(keys) != sorted(names):
         msg = f"the statement's parameters {keys} are not {names}"
@@ -193,9 +190,7 @@ def _each(
         if process is not None:
             processors.append((i, process))
     made = (compiled.string, order, tuple(processors))
-    if len(_EACH) >= _DIRECT_LIMIT:
-        _EACH.clear()
-    _EACH[(id(statement), names)] = (statement, made)
+    _keep(_EACH, (id(statement), names), statement, made)
     return made
 
 
@@ -248,11 +243,7 @@ def _direct(statement: Any, name: str, dialect_name: str) -> _Direct:
     if found is not None:
         return found[1]
     dialect = dialect_of(dialect_name)
-    compiled = statement.compile(dialect=dialect)
-    if compiled.insert_prefetch or compiled.update_prefetch:
-        # Python-side defaults are computed by SQLAlchemy's execution, which this skips.
-        msg = "a statement with Python-side defaults cannot run directly"
-        raise ValueError(msg)
+    compiled = _compiled(statement, dialect)
     values = compiled.construct_params({name: ""})
     fixed: list[Any] = []
     slots = []
@@ -274,7 +265,23 @@ def _direct(statement: Any, name: str, dialect_name: str) -> _Direct:
     # Unlabelled columns get positional names (`_2`): their rows are read by position.
     row = namedtuple("Row", list(exported.keys()) if exported is not None else [], rename=True)  # type: ignore[misc]
     made = _Direct(compiled.string, tuple(fixed), tuple(slots), row, tuple(processors))
-    if len(_DIRECT) >= _DIRECT_LIMIT:
-        _DIRECT.clear()
-    _DIRECT[(id(statement), dialect_name)] = (statement, made)
+    _keep(_DIRECT, (id(statement), dialect_name), statement, made)
     return made
+
+
+def _compiled(statement: Any, dialect: Dialect) -> Any:
+    """`statement` compiled for a direct run on `dialect`."""
+    compiled = statement.compile(dialect=dialect)
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        # Python-side defaults are computed by SQLAlchemy's execution, which this skips.
+        msg = "a statement with Python-side defaults cannot run directly"
+        raise ValueError(msg)
+    return compiled
+
+
+def _keep(cache: dict[Any, tuple[Any, Any]], key: Any, statement: Any, made: Any) -> None:
+    """Remembers `made` for `statement` (kept alive with it, so that its id stays its own);
+    more entries than `_DIRECT_LIMIT` means statements built per call, which start over."""
+    if len(cache) >= _DIRECT_LIMIT:
+        cache.clear()
+    cache[key] = (statement, made)

@@ -39,11 +39,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 class IntListsJSON(TypeDecorator[Any]):
     """A JSON column of lists of integers within 64 bits, such as `[[ts, hash], ...]`.
 
-    Stored as any JSON column is, but encoded by orjson rather than the standard library's `json`,
-    and on SQLite (where SQLAlchemy decodes JSON in Python; asyncpg decodes PostgreSQL's) decoded
-    by it too: every scored message reads and rewrites its member's list of recent text hashes
-    (up to 64 pairs), and `json` took most of that time. orjson gives the same values for
+    Stored as any JSON column is, but encoded and decoded by orjson rather than the standard
+    library's `json`: every scored message reads and rewrites its member's list of recent text
+    hashes (up to 64 pairs), and `json` took most of that time. orjson gives the same values for
     integers within 64 bits and refuses to encode larger ones (it would read them back as floats).
+    asyncpg decodes PostgreSQL's JSON itself (with `json`) unless the column is read as text
+    (`as_text`).
     """
 
     impl = JSON
@@ -56,18 +57,12 @@ class IntListsJSON(TypeDecorator[Any]):
         return process
 
     def result_processor(self, dialect: Any, coltype: Any) -> Any:
-        if dialect.name != "sqlite":
-            # asyncpg hands over lists it decoded itself (with `json`), or the text when the
-            # statement reads the column as text (`as_text`), which orjson decodes here.
-            def decode(value: Any) -> Any:
-                return orjson.loads(value) if isinstance(value, str | bytes) else value
+        # Text (SQLite's, or PostgreSQL's read `as_text`) is decoded here; lists that asyncpg
+        # decoded, and NULL, pass as they are.
+        def decode(value: Any) -> Any:
+            return orjson.loads(value) if isinstance(value, str | bytes) else value
 
-            return decode
-
-        def process(value: str | bytes | None) -> Any:
-            return None if value is None else orjson.loads(value)
-
-        return process
+        return decode
 
     @staticmethod
     def as_text(column: Any) -> Any:
