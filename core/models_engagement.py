@@ -190,7 +190,8 @@ class ScorePublic(ScoreBase):
 class MemberState(SQLModel, table=True):
     """What scoring the next message of a member needs, read and locked in one statement.
 
-    `recent` holds `[unix_seconds, text_hash]` of the member's messages of the last day.
+    `recent` holds `[unix_seconds, text_hash]` of the member's messages of the last day that
+    earned points.
     """
 
     __tablename__ = "engagement_member_state"

@@ -49,7 +49,10 @@ class MessageRules(_Strict):
         50, ge=0, le=100, description="each further block earns this percent of the one before"
     )
     duplicate_window_seconds: int = Field(
-        3600, ge=0, le=MAX_WINDOW, description="a repeat of one's own text within this earns 0"
+        3600,
+        ge=0,
+        le=MAX_WINDOW,
+        description="repeating one's own paid text within this earns 0 and restarts it",
     )
     near_duplicate_bits: int = Field(
         3, ge=0, le=16, description="texts whose simhashes differ in at most this many bits"

@@ -20,13 +20,15 @@ from engagement.rules import MAX_WINDOW, MessageRules
 DAY = 86_400
 # Updates dated further than this ahead of the server clock are treated as sent now.
 CLOCK_SKEW = timedelta(seconds=30)
-# How many of a member's recent texts a new one is compared with (the newest, within the
-# window): enough for anyone writing by hand, and it bounds the state read per message.
+# How many of a member's recent texts (see `MemberState.recent`) a new one is compared with,
+# the newest within the window: more than the default daily cap pays for, and it bounds the
+# state read per message.
 RECENT_LIMIT = 64
 
 # Decisions a message's own content settles, whatever else the member wrote.
 LOCAL_RULES = frozenset({"forwarded", "no_text", "links_only", "emoji_only", "too_short"})
 EARNING_RULE = "message"
+DUPLICATE = "duplicate"
 
 
 def effective_time(sent: datetime, now: datetime, *, skew: timedelta = CLOCK_SKEW) -> datetime:
@@ -86,6 +88,10 @@ class MemberState:
     day: int = 0
     day_count: int = 0
     day_points: int = 0
+    # `(ts, text_hash)` of the texts that earned or repeated one that had, within `MAX_WINDOW`,
+    # oldest first. A repeat is kept so that repeating a text keeps its window open; texts that
+    # earned nothing for other reasons (cooldown, cap, content) are not, so that a burst of them
+    # cannot push a paid text out of the list and free it to be paid again.
     recent: tuple[tuple[int, int], ...] = field(default_factory=tuple)
     has_qualified: bool = False
 
@@ -103,8 +109,9 @@ def _tier_points(rules: MessageRules, earned_today: int) -> int:
 def decide(rules: MessageRules, state: MemberState, msg: MessageFacts) -> Decision:
     """Points for `msg` given the member's earlier messages (`state`).
 
-    Checks in order: content (`LOCAL_RULES`), duplicate of an own text within the window,
-    cooldown since the last message that earned, diminishing returns, daily cap.
+    Checks in order: content (`LOCAL_RULES`), repeat within the window of an own text that
+    earned (`MemberState.recent`), cooldown since the last message that earned, diminishing
+    returns, daily cap.
 
     Args:
         rules: the message rules of the version in force at the message's date.
@@ -121,7 +128,7 @@ def decide(rules: MessageRules, state: MemberState, msg: MessageFacts) -> Decisi
         for ts, text_hash in state.recent:
             # `text.distance`, inline: this runs for each of up to 64 recent texts per message.
             if (text_hash ^ own).bit_count() <= bits and msg.ts - ts < window:
-                return Decision(0, "duplicate")
+                return Decision(0, DUPLICATE)
     if state.last_credit_ts is not None and msg.ts - state.last_credit_ts < rules.cooldown_seconds:
         return Decision(0, "cooldown")
     if rules.points == 0:
@@ -147,17 +154,21 @@ def advance(state: MemberState, msg: MessageFacts, decision: Decision) -> Member
     last_credit = state.last_credit_ts
     if decision.points > 0:
         count, earned, last_credit = count + 1, earned + decision.points, msg.ts
+    recent = state.recent
     horizon = msg.ts - MAX_WINDOW
-    recent = [entry for entry in state.recent if entry[0] > horizon]
-    if msg.text_hash:
-        recent.append((msg.ts, msg.text_hash))
+    if recent and recent[0][0] <= horizon:
+        recent = tuple(entry for entry in recent if entry[0] > horizon)
+    own = msg.text_hash
+    if own and (decision.points > 0 or decision.rule == DUPLICATE):
+        # An older copy of the same text can match nothing the newer one would not.
+        recent = (*(entry for entry in recent if entry[1] != own), (msg.ts, own))[-RECENT_LIMIT:]
     return MemberState(
         latest=msg.key,
         last_credit_ts=last_credit,
         day=day,
         day_count=count,
         day_points=earned,
-        recent=tuple(recent[-RECENT_LIMIT:]),
+        recent=recent,
         has_qualified=state.has_qualified or msg.local is None,
     )
 

@@ -93,7 +93,17 @@ def test_duplicates_within_the_window_earn_nothing() -> None:
     ]
     decisions = run(messages)
     assert [d.rule for d in decisions] == ["message", "duplicate", "message", "duplicate"]
-    # ... but not for message 2, which counted as a recent text although it earned nothing.
+    # ... but not for message 2, which repeated it and so kept its window open.
+
+
+def test_repeating_a_paid_text_never_pays_it_again_while_the_repeats_go_on() -> None:
+    same = h(1)
+    messages = [MessageFacts(i, T0 + i * 1800, same) for i in range(48)]  # a day, every 30 min
+    decisions = run(messages)
+    assert [d.points for d in decisions] == [10] + [0] * 47
+    assert {d.rule for d in decisions[1:]} == {"duplicate"}
+    state = fold(MemberState(), zip(messages, decisions, strict=True))
+    assert state.recent == ((messages[-1].ts, same),)  # one entry per text, however often
 
 
 def test_daily_cap_and_diminishing_returns() -> None:
@@ -119,13 +129,33 @@ def test_returns_diminish_to_nothing() -> None:
     assert decisions[-1].rule == "diminishing"
 
 
-def test_local_failures_still_block_duplicates_but_not_cooldown() -> None:
+def test_texts_that_earned_nothing_do_not_block_a_first_payment() -> None:
     messages = [
-        MessageFacts(1, T0, h(1), "too_short"),
-        MessageFacts(2, T0 + 5, h(1)),
-        MessageFacts(3, T0 + 10, h(3)),
+        MessageFacts(1, T0, h(1)),
+        MessageFacts(2, T0 + 5, h(2)),  # within the cooldown
+        MessageFacts(3, T0 + 10, h(3), "forwarded"),
+        MessageFacts(4, T0 + 70, h(2)),
+        MessageFacts(5, T0 + 140, h(3)),
+        MessageFacts(6, T0 + 210, h(2)),
     ]
-    assert [d.rule for d in run(messages)] == ["too_short", "duplicate", "message"]
+    assert [d.rule for d in run(messages)] == [
+        "message",
+        "cooldown",
+        "forwarded",
+        "message",
+        "message",
+        "duplicate",
+    ]
+
+
+def test_unpaid_texts_cannot_push_a_paid_one_out_of_the_window() -> None:
+    paid = MessageFacts(0, T0, h(0))
+    burst = [MessageFacts(i, T0 + 1 + i // 4, h(i)) for i in range(1, 2 * RECENT_LIMIT)]
+    again = MessageFacts(999, T0 + 600, h(0))
+    decisions = run([paid, *burst, again])
+    assert decisions[0].points == 10
+    assert {d.rule for d in decisions[1:-1]} == {"cooldown"}
+    assert decisions[-1].rule == "duplicate"
 
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -184,7 +214,7 @@ def test_late_arrivals_replayed_give_the_date_order_outcome(
 def test_advance_keeps_one_day_of_texts_at_most() -> None:
     state = MemberState()
     for i in range(300):
-        state = advance(state, MessageFacts(i, T0 + i * 600, h(i)), Decision(0, "cooldown"))
+        state = advance(state, MessageFacts(i, T0 + i * 600, h(i)), Decision(10, "message"))
     assert len(state.recent) == RECENT_LIMIT
     assert all(ts > T0 + 299 * 600 - DAY for ts, _ in state.recent)
 
