@@ -6,7 +6,8 @@ A gateway-like app (the claims router only) is served by uvicorn in its own proc
 process sends `GET /v1/claims/{chat}/{epoch}/proof/{address}` for random claimants on a fixed
 schedule (open loop: a late answer does not delay the next request) and records each latency
 from the time its request was due, so a late sender counts against the figure rather than
-hiding it.
+hiding it. Three samples of 10 s each: at 500 requests/s a single stall of the machine of
+100 ms is already a sample's p99, and one sample could not tell such a stall from the server.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LEAVES = 1_000_000
 RATE = 500
 SECONDS = 10
+SAMPLES = 3
 CHAT = -100_777
 
 
@@ -106,11 +108,10 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _load(base: str, server: int) -> tuple[list[float], int, float]:
+async def _load(base: str, server: int) -> list[tuple[list[float], int, float]]:
+    """Each sample's latencies, errors and server CPU seconds."""
     import aiohttp
 
-    latencies: list[float] = []
-    errors = 0
     rng = random.Random(7)
     async with aiohttp.ClientSession() as http:
         deadline = time.monotonic() + 120  # a busy machine starts the server slowly
@@ -123,27 +124,32 @@ async def _load(base: str, server: int) -> tuple[list[float], int, float]:
                     raise
                 await asyncio.sleep(0.2)
 
+        latencies: list[float] = []
+        errors: list[int] = []
+
         async def one(address: str, scheduled: float) -> None:
-            nonlocal errors
             async with http.get(f"{base}/v1/claims/{CHAT}/1/proof/{address}") as answer:
                 await answer.read()
                 if answer.status != 200:
-                    errors += 1
+                    errors.append(answer.status)
             latencies.append(time.perf_counter() - scheduled)
 
         await one(_address(1), time.perf_counter())  # loads the nodes into the server's cache
-        latencies.clear()
-        cpu = _cpu_seconds(server)
-        tasks, begin = [], time.perf_counter()
-        for n in range(RATE * SECONDS):
-            scheduled = begin + n / RATE
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            address = _address(rng.randrange(1, LEAVES + 1))
-            tasks.append(asyncio.create_task(one(address, scheduled)))
-        await asyncio.gather(*tasks)
-    return latencies, errors, _cpu_seconds(server) - cpu
+        samples = []
+        for _ in range(SAMPLES):
+            latencies, errors = [], []
+            cpu = _cpu_seconds(server)
+            tasks, begin = [], time.perf_counter()
+            for n in range(RATE * SECONDS):
+                scheduled = begin + n / RATE
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                address = _address(rng.randrange(1, LEAVES + 1))
+                tasks.append(asyncio.create_task(one(address, scheduled)))
+            await asyncio.gather(*tasks)
+            samples.append((latencies, len(errors), _cpu_seconds(server) - cpu))
+    return samples
 
 
 def collect() -> list[Row]:
@@ -158,25 +164,32 @@ def collect() -> list[Row]:
         server = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
         try:
             time.sleep(2.0)
-            latencies, errors, cpu = asyncio.run(_load(f"http://127.0.0.1:{port}", server.pid))
+            samples = asyncio.run(_load(f"http://127.0.0.1:{port}", server.pid))
         finally:
             server.terminate()
             server.wait(timeout=10)
-    ordered = sorted(latencies)
-    p50 = ordered[len(ordered) // 2] * 1000
-    p99 = ordered[int(len(ordered) * 0.99)] * 1000
+    p50s, p99s, worst, per_request = [], [], [], []
+    for latencies, _, cpu in samples:
+        ordered = sorted(latencies)
+        p50s.append(ordered[len(ordered) // 2] * 1000)
+        p99s.append(ordered[int(len(ordered) * 0.99)] * 1000)
+        worst.append(ordered[-1] * 1000)
+        per_request.append(cpu / max(len(ordered), 1) * 1000)
+    requests = sum(len(latencies) for latencies, _, _ in samples)
+    errors = sum(e for _, e, _ in samples)
     notes = [
-        f"{len(ordered)} requests at {RATE}/s over {SECONDS} s, {errors} errors, SQLite",
+        f"{SAMPLES} samples of {RATE * SECONDS} requests at {RATE}/s over {SECONDS} s;"
+        f" {requests} requests, {errors} errors, SQLite",
+        "slowest answer of each sample: " + ", ".join(f"{w:.1f} ms" for w in worst),
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs after the samples",
     ]
-    per_request = cpu / max(len(ordered), 1) * 1000
     return [
-        Row("proof lookup p50, 1M leaves", "ms", [p50], higher_is_better=False, notes=notes),
-        Row("proof lookup p99, 1M leaves", "ms", [p99], higher_is_better=False, target="< 20 ms"),
+        Row("proof lookup p50, 1M leaves", "ms", p50s, higher_is_better=False, notes=notes),
+        Row("proof lookup p99, 1M leaves", "ms", p99s, higher_is_better=False, target="< 20 ms"),
         Row(
             "proof lookup server CPU per request",
             "ms",
-            [per_request],
+            per_request,
             higher_is_better=False,
             notes=["the server's own CPU time over the run: what load on the machine cannot hide"],
         ),
