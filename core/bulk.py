@@ -128,21 +128,22 @@ def processed(
     """`rows` with the values at each processor's position processed. A batch repeats its
     dates (and most processors are for dates, a few microseconds each), so each distinct value
     is processed once."""
-    done: list[dict[Any, Any]] = [{} for _ in processors]
-    out = []
-    for row in rows:
-        values = list(row)
-        for (i, process), seen in zip(processors, done, strict=True):
+    out = [list(row) for row in rows]
+    for i, process in processors:
+        assert process is not None
+        seen: dict[Any, Any] = {}
+        for values in out:
             value = values[i]
-            if type(value) in UNHASHABLE:
-                values[i] = process(value)  # type: ignore[misc]
+            kind = type(value)
+            if kind in UNHASHABLE:
+                values[i] = process(value)
                 continue
             # Keyed with the type: 1 and True are equal keys but not equal JSON.
-            key = (type(value), value)
-            if key not in seen:
-                seen[key] = process(value)  # type: ignore[misc]
-            values[i] = seen[key]
-        out.append(values)
+            key = (kind, value)
+            done = seen.get(key, seen)
+            if done is seen:  # not processed yet (`seen` itself is never a value)
+                done = seen[key] = process(value)
+            values[i] = done
     return out
 
 

@@ -2,7 +2,7 @@
 typed exactly as SQLAlchemy's own execution types them, a SQLite batch costs one trip to the
 connection's thread, and a statement with Python-side defaults is refused rather than run
 without them. `insert_each` on SQLite stores what a row-by-row INSERT stores, in order, in one
-trip."""
+trip. `processed` processes each distinct value once, and values equal across types apart."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import Boolean, Column, Integer, MetaData, Table, bindparam, ins
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import repo
-from core.bulk import insert_each, row_source
+from core.bulk import insert_each, processed, row_source
 from core.db import session_factory, transaction
 from core.models_engagement import MemberState
 from core.types import IntListsJSON, UTCDateTime
@@ -142,3 +142,24 @@ async def test_rows_inserted_each_are_stored_as_an_insert_stores_them(
     ]
     with pytest.raises(ValueError, match="not"):
         await insert_each(conn, statement, ["id", "at"], [[1, AT]])
+
+
+def test_processed_tells_equal_values_of_different_types_apart() -> None:
+    calls: list[object] = []
+
+    def process(value: object) -> str:
+        calls.append(value)
+        return repr(value)
+
+    rows = [[1, "a"], [True, "b"], [1.0, "c"], [1, "d"], [[1], "e"], [[1], "f"], [None, "g"]]
+    assert processed([(0, process)], rows) == [
+        ["1", "a"],
+        ["True", "b"],
+        ["1.0", "c"],
+        ["1", "d"],
+        ["[1]", "e"],
+        ["[1]", "f"],
+        ["None", "g"],
+    ]
+    assert calls == [1, True, 1.0, [1], [1], None]  # lists are not remembered
+    assert rows[0] == [1, "a"]  # the input is left as it was
