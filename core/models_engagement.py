@@ -191,7 +191,7 @@ class MemberState(SQLModel, table=True):
     """What scoring the next message of a member needs, read and locked in one statement.
 
     `recent` holds `[unix_seconds, text_hash]` of the member's messages of the last day that
-    earned points.
+    earned points or repeated one that had (see `engagement.scoring.MemberState`).
     """
 
     __tablename__ = "engagement_member_state"
