@@ -17,7 +17,6 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from eth_abi import encode
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
 from eth_typing import ChecksumAddress
@@ -230,6 +229,9 @@ def _verify_offline(
 
 
 def _is_valid_signature_call(message: SiweMessage, digest: bytes, raw: bytes) -> TxParams:
+    # Only contract wallets need it: eth_abi is loaded on first use, not at start-up.
+    from eth_abi import encode
+
     data = _IS_VALID_SIGNATURE_SELECTOR + encode(["bytes32", "bytes"], [digest, raw])
     return {"to": cast(ChecksumAddress, message.address), "data": data}
 

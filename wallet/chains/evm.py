@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from eth_abi import encode
 from eth_typing import ChecksumAddress
 from eth_utils import (
     function_signature_to_4byte_selector,
@@ -142,6 +141,7 @@ class EvmChain:
         """
         if len(hash32) != 32:
             raise ValueError("hash32 must be 32 bytes")
+        from eth_abi import encode  # with web3: loaded on first use, not at start-up
         from web3.exceptions import ContractLogicError
 
         data = _IS_VALID_SIGNATURE + encode(["bytes32", "bytes"], [hash32, signature])
