@@ -261,6 +261,62 @@ async def test_failing_deferred_work_fails_the_batch_then_pauses_deferring(
     assert await stored(sessions) == {7, 107}
 
 
+def noting(update_id: int, batch_of: dict[int, int], then: Callable[[], None] | None = None) -> Any:
+    """Work that records its update and which batch (session) it ran in, then calls `then`."""
+
+    async def work(session: AsyncSession, after_commit: list[Callable[[], None]]) -> int:
+        batch_of[update_id] = session.info.setdefault("test.batch", len(set(batch_of.values())))
+        await repo.mark_update(session=session, bot_id=1, update_id=update_id, kind="message")
+        if then is not None:
+            then()
+        return update_id
+
+    return work
+
+
+async def test_the_next_batch_waits_for_the_callers_the_last_one_answered(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Like Telegram's connections, each caller sends its next update once the last one is
+    answered; a fourth update queued up while the first batch ran. The second batch takes it
+    together with the callers' next updates, instead of starting with it alone."""
+    commits = GroupCommit(sessions)
+    batch_of: dict[int, int] = {}
+    late: list[asyncio.Future[Any]] = []
+
+    def queue_a_late_one() -> None:
+        late.append(asyncio.ensure_future(commits.run(noting(99, batch_of))))
+
+    async def connection(first: int, then: Callable[[], None] | None = None) -> None:
+        assert await commits.run(noting(first, batch_of, then)) == first
+        assert await commits.run(noting(first + 10, batch_of)) == first + 10
+
+    await asyncio.gather(connection(1, queue_a_late_one), connection(2), connection(3))
+    assert await late[0] == 99
+    assert batch_of[1] == batch_of[2] == batch_of[3]
+    assert batch_of[99] == batch_of[11] == batch_of[12] == batch_of[13] != batch_of[1]
+    assert await stored(sessions) == {1, 2, 3, 11, 12, 13, 99}
+
+
+async def test_a_waiting_batch_starts_when_nobody_else_sends(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    commits = GroupCommit(sessions)
+    batch_of: dict[int, int] = {}
+    late: list[asyncio.Future[Any]] = []
+
+    def queue_a_late_one() -> None:
+        late.append(asyncio.ensure_future(commits.run(noting(99, batch_of))))
+
+    await asyncio.gather(
+        commits.run(noting(1, batch_of, queue_a_late_one)), commits.run(noting(2, batch_of))
+    )
+    # Nothing else arrives: the late update's batch starts once its short wait is over.
+    assert await asyncio.wait_for(late[0], timeout=30) == 99
+    assert batch_of[99] != batch_of[1]
+    assert await stored(sessions) == {1, 2, 99}
+
+
 async def test_sync_filters_run_on_the_event_loop(
     sessions: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Any
 ) -> None:
