@@ -22,7 +22,7 @@ from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
 from bot.handlers.manage import review_notifier
 from bot.handlers.wallets import link_notifier
 from bot.sandbox.chains import start_chains
-from bot.webhook import mount_webhook
+from bot.webhook import WebhookApp, mount_webhook
 from core.db import create_engine, session_factory
 from core.settings import Settings, get_settings
 from miniapps.api import create_api_router
@@ -176,7 +176,7 @@ def create_app(
             if gateway.sandbox_engine is not None:
                 await gateway.sandbox_engine.dispose()
 
-    app = FastAPI(title="Townsquare gateway", version="0.1.0", lifespan=lifespan)
+    app = WebhookApp(title="Townsquare gateway", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway
     install_error_handlers(app)
     install_session_cors(app)

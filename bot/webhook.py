@@ -1,8 +1,10 @@
 """`POST /telegram/webhook`: acknowledge an update only once it is durably handled.
 
-The endpoint is a plain ASGI middleware in front of the web app: it is the gateway's hottest
-path, and FastAPI's routing, dependency solving and response classes would cost more than the
-update's own work. FastAPI still documents the route (`/openapi.json`).
+The endpoint is plain ASGI, answered by the app before its own middleware stack (`WebhookApp`):
+it is the gateway's hottest path, and FastAPI's routing, dependency solving and response classes
+would cost more than the update's own work, as would a pass through the stack's error pages,
+telemetry and body limits, which the webhook does without (it answers every failure itself and
+reads at most `max_body` bytes). FastAPI still documents the route (`/openapi.json`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from aiogram.types import Update
 from fastapi import APIRouter, FastAPI, Header
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 PATH = "/telegram/webhook"
@@ -35,22 +37,34 @@ MALFORMED = _reply(400, {"ok": False, "error": "malformed update"})
 TRY_AGAIN = _reply(503, {"ok": False, "error": "try again"})
 
 
-class WebhookEndpoint:
-    """Serves `POST /telegram/webhook` and passes every other request to the app."""
+class WebhookApp(FastAPI):
+    """A FastAPI app whose webhook (set by `mount_webhook`) is answered before its middleware
+    stack; every other request goes through the stack as usual."""
 
-    def __init__(
-        self, app: ASGIApp, *, dp: Dispatcher, bot: Bot, secret: str, max_body: int
-    ) -> None:
-        self.app = app
+    webhook: WebhookEndpoint | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        webhook = self.webhook
+        if webhook is not None and webhook.takes(scope):
+            await webhook(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+class WebhookEndpoint:
+    """Serves `POST /telegram/webhook`."""
+
+    def __init__(self, *, dp: Dispatcher, bot: Bot, secret: str, max_body: int) -> None:
         self.dp = dp
         self.bot = bot
         self.expected = secret.encode()
         self.max_body = max_body
 
+    @staticmethod
+    def takes(scope: Scope) -> bool:
+        return scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST"
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
         status, body = await self.handle(scope, receive)
         await send(
             {
@@ -116,7 +130,7 @@ def documented_route() -> APIRouter:
     return router
 
 
-def mount_webhook(app: FastAPI, *, dp: Dispatcher, bot: Bot, secret: str, max_body: int) -> None:
+def mount_webhook(app: WebhookApp, *, dp: Dispatcher, bot: Bot, secret: str, max_body: int) -> None:
     """Adds the webhook endpoint to the app, and its description to the app's schema."""
     app.include_router(documented_route())
-    app.add_middleware(WebhookEndpoint, dp=dp, bot=bot, secret=secret, max_body=max_body)
+    app.webhook = WebhookEndpoint(dp=dp, bot=bot, secret=secret, max_body=max_body)
