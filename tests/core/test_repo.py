@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import repo
 from core.clock import utcnow
 from core.db import create_engine, session_factory, transaction
 from core.migrate import upgrade
-from core.models import Chat, Member, Membership
+from core.models import Chat, Member, Membership, ProcessedUpdate
 
 
 @pytest.fixture
@@ -35,6 +36,7 @@ async def test_an_update_is_marked_once(sessions: async_sessionmaker[AsyncSessio
 async def test_updates_are_marked_together_once(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
+    before = utcnow()
     async with transaction(sessions) as session:
         await repo.mark_update(session=session, bot_id=1, update_id=20, kind="message")
         updates = [(1, 20, "message"), (1, 21, "message"), (1, 21, "message"), (2, 20, "poll")]
@@ -42,6 +44,13 @@ async def test_updates_are_marked_together_once(
         assert await repo.mark_updates(session=session, updates=[]) == set()
     async with transaction(sessions) as session:
         assert not await repo.mark_update(session=session, bot_id=2, update_id=20, kind="poll")
+        rows = (await session.exec(select(ProcessedUpdate))).all()
+    assert sorted((r.bot_id, r.update_id, r.kind) for r in rows) == [
+        (1, 20, "message"),
+        (1, 21, "message"),
+        (2, 20, "poll"),
+    ]
+    assert all(before <= r.processed_at <= utcnow() for r in rows)
 
 
 async def test_a_rolled_back_update_stays_unmarked(
