@@ -12,10 +12,11 @@ from pathlib import Path
 
 import uvicorn
 from aiogram import Router
-from aiogram.types import Update
+from aiogram.types import Message
 
 from benchmarks.load import SECRET
 from bot.gateway import create_app
+from bot.inline_filters import group_chatter
 from bot.startup import paused_gc, serving_gc
 from core.migrate import upgrade
 from core.settings import Settings
@@ -23,14 +24,14 @@ from core.settings import Settings
 BOT_TOKEN = "4242424242:bench-token-never-sent-to-telegram"
 
 
-def noop_router() -> Router:
-    router = Router(name="noop")
+def noop_handlers(dp: Router) -> None:
+    """A handler that does nothing, where the bot's own handler of group chatter is: on the
+    dispatcher itself, behind the same filter (see `bot.handlers.group.install_chatter`)."""
 
-    @router.message()
-    async def ignore(message: Update) -> None:
+    async def ignore(message: Message) -> None:
         return None
 
-    return router
+    dp.message.register(ignore, group_chatter)
 
 
 def main(url: str, port: int, handler: str, data_dir: Path) -> None:
@@ -46,8 +47,8 @@ def main(url: str, port: int, handler: str, data_dir: Path) -> None:
     # As `townsquare run` does: what start-up builds is never scanned by the collector again.
     with paused_gc():
         upgrade(settings.effective_database_url)
-        router = noop_router() if handler == "noop" else None
-        app = create_app(settings, register=False, router=router)
+        handlers = noop_handlers if handler == "noop" else None
+        app = create_app(settings, register=False, handlers=handlers)
     serving_gc()
     config = uvicorn.Config(
         app,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, Dispatcher, Router
@@ -13,7 +14,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.handlers import build_routers
+from bot.handlers import install
 from bot.i18n import LanguageMiddleware, create_i18n
 from bot.inline_filters import inline_sync_filters
 from bot.middlewares.database import DatabaseMiddleware, UpsertMiddleware
@@ -33,11 +34,12 @@ def create_dispatcher(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     redis: Redis | None = None,
-    router: Router | None = None,
+    handlers: Callable[[Router], None] | None = None,
 ) -> Dispatcher:
     """A dispatcher whose state lives in Redis when given one, in process otherwise.
 
-    `router` replaces the bot's own routers (benchmarks compare against a no-op handler).
+    `handlers` puts the handlers on it: the bot's own by default (`bot.handlers.install`);
+    benchmarks put a no-op handler where the bot's handler of group chatter is.
     """
     storage: BaseStorage
     seen: SeenCache
@@ -53,7 +55,7 @@ def create_dispatcher(
     dp.update.outer_middleware(DatabaseMiddleware(sessions, seen))
     dp.update.outer_middleware(UpsertMiddleware())
     LanguageMiddleware(create_i18n(settings.default_locale)).setup(dp)
-    dp.include_routers(*([router] if router else build_routers()))
+    (handlers or install)(dp)
     inline_sync_filters(dp)
     return dp
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -110,7 +110,9 @@ async def register_webhook(gateway: Gateway) -> None:
     log.info("webhook registered at %s/telegram/webhook", settings.base_url)
 
 
-def build_gateway(settings: Settings, *, router: Router | None = None) -> Gateway:
+def build_gateway(
+    settings: Settings, *, handlers: Callable[[Router], None] | None = None
+) -> Gateway:
     engine = create_engine(
         settings.effective_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
@@ -125,7 +127,7 @@ def build_gateway(settings: Settings, *, router: Router | None = None) -> Gatewa
         engine=engine,
         sessions=sessions,
         bot=create_bot(settings),
-        dp=create_dispatcher(settings=settings, sessions=sessions, redis=redis, router=router),
+        dp=create_dispatcher(settings=settings, sessions=sessions, redis=redis, handlers=handlers),
         redis=redis,
     )
 
@@ -134,14 +136,15 @@ def create_app(
     settings: Settings | None = None,
     *,
     register: bool = True,
-    router: Router | None = None,
+    handlers: Callable[[Router], None] | None = None,
     migrate_sandbox: bool = True,
 ) -> FastAPI:
     """The gateway app. `register=False` leaves the webhook registration to the caller;
+    `handlers` replaces the bot's own (see `bot.dispatcher.create_dispatcher`);
     `migrate_sandbox=False` says the sandbox's database is migrated already (`bot.prepare`).
     """
     settings = settings or get_settings()
-    gateway = build_gateway(settings, router=router)
+    gateway = build_gateway(settings, handlers=handlers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -2,9 +2,9 @@
 
 Each module builds a fresh router per call, so that several dispatchers (tests, benchmarks)
 can live in one process. Order matters: group messages that are no command go straight to
-`group`'s chatter router; `wallets` answers its deep links (`/start link_...`) before `private`
-answers every other `/start`; the command routers come before `group`, whose catch-all records
-and scores the group commands nobody answered.
+`group`'s chatter handler, on the dispatcher itself (`install`); `wallets` answers its deep links
+(`/start link_...`) before `private` answers every other `/start`; the command routers come
+before `group`, whose catch-all records and scores the group commands nobody answered.
 """
 
 from __future__ import annotations
@@ -42,4 +42,11 @@ def build_routers() -> list[Router]:
         epochs.create_router(),
         schedule.create_router(),
     )
-    return [group.create_chatter_router(), commands, group.create_router()]
+    return [commands, group.create_router()]
+
+
+def install(dp: Router) -> None:
+    """The bot's handlers on the dispatcher `dp`: the chatter handler on `dp` itself, ahead of
+    the routers (`group.install_chatter`), then the routers."""
+    group.install_chatter(dp)
+    dp.include_routers(*build_routers())

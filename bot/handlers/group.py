@@ -35,12 +35,12 @@ GROUPS = F.chat.type.in_({"group", "supergroup"})
 REFERRAL_PREFIX = "ref:"
 
 
-def create_chatter_router() -> Router:
-    """Group messages that are no command, ahead of every other router: nothing else answers
-    them, and most updates are these, so they skip every other router's filters."""
-    router = Router(name=f"{__name__}.chatter")
-    router.message.register(record_and_score, group_chatter)
-    return router
+def install_chatter(dp: Router) -> None:
+    """Group messages that are no command go to `record_and_score`, registered on the
+    dispatcher `dp` itself: ahead of every router, as nothing else answers them, and without a
+    router of their own, as each level of routers costs every update another round of aiogram's
+    propagation (most updates are these)."""
+    dp.message.register(record_and_score, group_chatter)
 
 
 def create_router() -> Router:

@@ -335,7 +335,9 @@ async def test_sync_filters_run_on_the_event_loop(
         threads.append(-1)
 
     settings = Settings(mode="sandbox", data_dir=tmp_path, database_url=database_url)
-    dp = create_dispatcher(settings=settings, sessions=sessions, router=router)
+    dp = create_dispatcher(
+        settings=settings, sessions=sessions, handlers=lambda dp: dp.include_router(router)
+    )
     for observer in router.observers.values():
         assert all(f.awaitable for f in observer._handler.filters or [])
     bot = Bot("42:test-token")
