@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, func, select
 
 from benchmarks.harness import Row
 from core.models import ChatMessage
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN = os.environ.get(
@@ -32,8 +33,8 @@ POSTGRES_ADMIN = os.environ.get(
 # Rounds of `in_turns`: one sample of each server per round.
 SAMPLES = 5
 PER_SAMPLE = 3000
-# Telegram's default `max_connections` for a webhook.
-CONCURRENCY = 40
+# Connections at once: the `max_connections` the gateway registers its webhook with.
+CONCURRENCY = int(Settings.model_fields["webhook_max_connections"].default)
 # Imports are slow on a busy machine without cached bytecode.
 START_TIMEOUT = 180.0
 

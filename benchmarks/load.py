@@ -1,7 +1,8 @@
 """A loopback load generator: `python -m benchmarks.load URL START COUNT CONCURRENCY`.
 
 Posts COUNT distinct group-message updates to the webhook over CONCURRENCY keep-alive
-connections (Telegram's own default `max_connections` is 40) and prints updates per second.
+connections (as Telegram does, up to the webhook's `max_connections`) and prints updates per
+second.
 It runs as its own process so that its CPU time is not the gateway's, and it speaks HTTP/1.1
 on raw sockets with pre-built requests: a client library would cost as much CPU per request
 as the server's whole HTTP layer, on a machine whose cores both sides share.

@@ -52,7 +52,9 @@ def create_dispatcher(
         storage = MemoryStorage()
         seen = MemorySeenCache()
     dp = Dispatcher(storage=storage, settings=settings, sessions=sessions)
-    dp.update.outer_middleware(DatabaseMiddleware(sessions, seen))
+    dp.update.outer_middleware(
+        DatabaseMiddleware(sessions, seen, concurrency=settings.webhook_max_connections)
+    )
     dp.update.outer_middleware(UpsertMiddleware())
     LanguageMiddleware(create_i18n(settings.default_locale)).setup(dp)
     (handlers or install)(dp)

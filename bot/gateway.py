@@ -100,6 +100,7 @@ async def register_webhook(gateway: Gateway) -> None:
                 url=f"{settings.base_url}/telegram/webhook",
                 secret_token=settings.webhook_secret.get_secret_value(),
                 allowed_updates=allowed_updates(gateway.dp),
+                max_connections=settings.webhook_max_connections,
             )
             break
         except Exception as exc:

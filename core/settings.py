@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # generated once under data_dir.
     token_seed: SecretStr = SecretStr("")
     webhook_max_body: int = 1_048_576
+    # The webhook's `max_connections` (Telegram's limit is 100, its default 40): how many updates
+    # Telegram may deliver at once, and so how many the gateway handles in one batch.
+    webhook_max_connections: int = Field(default=100, ge=1, le=100)
     sqlite_busy_timeout_ms: int = 5000
     log_level: str = "INFO"
     rate_global_per_second: float = 30.0

@@ -37,6 +37,19 @@ def ordinary(update: Update) -> bool:
     return update.message is not None and group_chatter(update.message)
 
 
+# Batches in flight at once on a database that takes concurrent writers: two keep both the
+# gateway's CPU and the database server busy, each while the other waits for it.
+CONCURRENT_BATCHES = 2
+
+
+def batches_in_flight(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """One batch at a time on SQLite (one writer at a time), `CONCURRENT_BATCHES` on
+    PostgreSQL."""
+    bind = sessions.kw.get("bind")
+    dialect = getattr(getattr(bind, "dialect", None), "name", "sqlite")
+    return CONCURRENT_BATCHES if dialect == "postgresql" else 1
+
+
 class DatabaseMiddleware(BaseMiddleware):
     """Runs the whole update in a transaction that commits only if every step succeeded.
 
@@ -44,11 +57,24 @@ class DatabaseMiddleware(BaseMiddleware):
     fully handled and marked, or not at all and Telegram's retry handles it again. Updates
     handled at the same time share one transaction (see `GroupCommit`), each in its own
     SAVEPOINT (ordinary group messages without one); the caller learns the outcome only after
-    the COMMIT.
+    the COMMIT. `concurrency` is how many updates may arrive at once (the webhook's
+    `max_connections`): the batches in flight share it.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], seen: SeenCache) -> None:
-        self._commits = GroupCommit(sessions, claim=claim_updates)
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        seen: SeenCache,
+        *,
+        concurrency: int = 100,
+    ) -> None:
+        in_flight = batches_in_flight(sessions)
+        self._commits = GroupCommit(
+            sessions,
+            claim=claim_updates,
+            in_flight=in_flight,
+            max_batch=-(-concurrency // in_flight),
+        )
         self._seen = seen
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:

@@ -4,7 +4,13 @@ Each update's work runs in its own SAVEPOINT inside the batch's transaction, so 
 handler fails is rolled back alone (and reported to its caller) while the others go on. Every
 caller learns its outcome only after the COMMIT, so a 2xx still means "durably recorded".
 Batches form by themselves: while one batch runs, the updates that arrive queue up and become
-the next batch. One batch runs at a time, which is also what SQLite's single writer wants. When a
+the next batch. On SQLite, whose single writer takes one transaction at a time, one batch runs
+at a time. A database that takes concurrent writers (PostgreSQL) may have a few batches in
+flight (`in_flight`): while one batch's statements and COMMIT run on the database server, the
+gateway's CPU handles the next batch instead of waiting. A further batch opens only when at
+least half a batch of updates is waiting, so that batches stay full. Batches in flight
+together lock the rows they share in turn, as any concurrent transactions do; one that loses a
+deadlock to another is rolled back whole by the database, and runs again. When a
 batch has answered more callers than are waiting for the next one, the next one waits for them a
 little (`LINGER_SECONDS`, ended by the first new update): Telegram sends the next update on a
 connection as soon as the last one is answered, so this joins the two halves that would otherwise
@@ -46,13 +52,17 @@ Work = Callable[[AsyncSession, AfterCommit], Awaitable[Any]]
 # The database itself failed (locked, unreachable, deadlock): every update of the batch would
 # fail the same way, so the batch stops instead of waiting out the failure once per update.
 BATCH_FATAL = (OperationalError, InterfaceError, InternalError)
+# PostgreSQL's "deadlock detected" and "could not serialize access": the transaction lost a
+# conflict with a concurrent one (another batch in flight) and may simply run again.
+CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})
 Flush = Callable[[AsyncSession, list[Any]], Awaitable[None]]
 # Claims keys for good (in the session's transaction); returns those nobody had claimed before.
 Claim = Callable[[AsyncSession, list[Any]], Awaitable[set[Any]]]
 # Where `defer` finds the running update's staged items (the session is the batch's).
 _STAGED = "townsquare.group_commit.staged"
 # How long, after a failure that sank a whole batch, every update runs in its own SAVEPOINT
-# and defers nothing (so Telegram's retries of that batch are handled one by one).
+# and defers nothing, and no further batch opens while one is in flight (so Telegram's
+# retries of that batch are handled one by one).
 CAREFUL_SECONDS = 60.0
 # How long the next batch waits, at most, for the callers the last one answered (see above).
 LINGER_SECONDS = 0.002
@@ -94,6 +104,13 @@ class _Job:
     result: Any = None
     error: BaseException | None = None
 
+    def reset(self) -> None:
+        """Forgets a rolled-back attempt, so that the work can run again."""
+        self.fresh = None
+        self.after_commit = []
+        self.result = None
+        self.error = None
+
 
 class GroupCommit:
     """Runs units of work in shared transactions, one SAVEPOINT each, one COMMIT per batch."""
@@ -104,12 +121,18 @@ class GroupCommit:
         *,
         max_batch: int = 64,
         claim: Claim | None = None,
+        in_flight: int = 1,
     ):
+        if in_flight < 1:
+            msg = "in_flight must be at least 1"
+            raise ValueError(msg)
         self._sessions = sessions
         self._claim = claim
         self._max_batch = max_batch
+        self._in_flight = in_flight
         self._queue: deque[_Job] = deque()
-        self._drain: asyncio.Task[None] | None = None
+        # The tasks that run batches, one batch at a time each.
+        self._drains: set[asyncio.Task[None]] = set()
         self._careful_until = 0.0
         # Set while the next batch waits for new updates; the next `run` call resolves it.
         self._arrival: asyncio.Future[None] | None = None
@@ -131,19 +154,33 @@ class GroupCommit:
         self._queue.append(job)
         if self._arrival is not None:
             _resolve(self._arrival)
-        if self._drain is None or self._drain.done():
-            self._drain = asyncio.create_task(self._run_batches())
+        if self._wants_drain():
+            drain = asyncio.create_task(self._run_batches())
+            self._drains.add(drain)
+            drain.add_done_callback(self._drains.discard)
         return await asyncio.shield(job.done)
+
+    def _wants_drain(self) -> bool:
+        """Whether the queue needs another batch runner: none runs, or another may run (not
+        after a failure: see `CAREFUL_SECONDS`) and at least half a batch is waiting."""
+        running = sum(not drain.done() for drain in self._drains)
+        if not running:
+            return True
+        if time.monotonic() < self._careful_until:
+            return False
+        return running < self._in_flight and 2 * len(self._queue) >= self._max_batch
 
     async def _run_batches(self) -> None:
         answered = 0
         while self._queue:
             if len(self._queue) < min(answered, self._max_batch):
                 await self._linger()
+                if not self._queue:  # another batch in flight took them
+                    break
             size = min(len(self._queue), self._max_batch)
             batch = [self._queue.popleft() for _ in range(size)]
             try:
-                await self._run_batch(batch)
+                await self._run_batch_again_on_conflict(batch)
             except BaseException as exc:
                 _fail(batch, exc)
                 if not isinstance(exc, Exception):
@@ -156,14 +193,31 @@ class GroupCommit:
         """Waits for the next new update, `LINGER_SECONDS` at most, then lets the updates that
         arrived with it (in the same turn of the event loop) join the queue too."""
         loop = asyncio.get_running_loop()
-        arrival = self._arrival = loop.create_future()
+        # Batches in flight that wait at the same time wait for the same arrival.
+        arrival = self._arrival
+        if arrival is None:
+            arrival = self._arrival = loop.create_future()
         timer = loop.call_later(LINGER_SECONDS, _resolve, arrival)
         try:
             await arrival
         finally:
             timer.cancel()
-            self._arrival = None
+            if self._arrival is arrival:
+                self._arrival = None
         await asyncio.sleep(0)
+
+    async def _run_batch_again_on_conflict(self, batch: list[_Job]) -> None:
+        """Runs the batch; once more if it lost a conflict with a batch in flight beside it
+        (its transaction rolled back whole, and the other one has its locks now)."""
+        try:
+            await self._run_batch(batch)
+        except Exception as exc:
+            if not lost_conflict(exc):
+                raise
+            log.info("a batch of %d updates lost a lock conflict; running it again", len(batch))
+            for job in batch:
+                job.reset()
+            await self._run_batch(batch)
 
     async def _run_batch(self, batch: list[_Job]) -> None:
         async with self._sessions() as session, session.begin():
@@ -198,6 +252,8 @@ class GroupCommit:
         except BATCH_FATAL:
             raise
         except Exception as exc:
+            if lost_conflict(exc) and not (job.isolated or careful):
+                raise  # the batch runs again (no update of it is at fault)
             if not (job.isolated or careful):
                 # Whatever it wrote stays in the transaction: nothing of the batch commits.
                 self._careful_until = time.monotonic() + CAREFUL_SECONDS
@@ -231,9 +287,15 @@ class GroupCommit:
         try:
             for flush, items in deferred.items():
                 await flush(session, items)
-        except BaseException:
-            self._careful_until = time.monotonic() + CAREFUL_SECONDS
+        except BaseException as exc:
+            if not lost_conflict(exc):
+                self._careful_until = time.monotonic() + CAREFUL_SECONDS
             raise
+
+
+def lost_conflict(exc: BaseException) -> bool:
+    """Whether the database gave up `exc`'s transaction for a concurrent one's sake."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in CONFLICT_SQLSTATES
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

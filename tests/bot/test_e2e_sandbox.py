@@ -147,6 +147,8 @@ async def test_allowed_updates_include_admin_only_kinds(
     info = await gateway.gateway.bot.get_webhook_info()
     assert set(EXTRA_UPDATES) <= set(info.allowed_updates or [])
     assert "message" in (info.allowed_updates or [])
+    # As many connections as Telegram allows: the gateway handles them in batches.
+    assert info.max_connections == 100
 
 
 async def test_outgoing_calls_honour_retry_after(gateway: Any, ui: httpx.AsyncClient) -> None:

@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.dispatcher import create_dispatcher
-from bot.middlewares.database import claim_updates
+from bot.middlewares.database import batches_in_flight, claim_updates
 from bot.middlewares.group_commit import CLAIMED_BEFORE, GroupCommit, defer
 from core import repo
 from core.db import create_engine, session_factory
 from core.migrate import upgrade
-from core.models import ProcessedUpdate
+from core.models import Member, ProcessedUpdate
 from core.settings import Settings
 
 
@@ -358,3 +358,154 @@ async def test_sync_filters_run_on_the_event_loop(
     await bot.session.close()
     assert threads == [threading.get_ident(), -1]
     assert await stored(sessions) == {5}
+
+
+async def wait_for(check: Callable[[], bool]) -> None:
+    async def poll() -> None:
+        while not check():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), timeout=30)
+
+
+def holding(update_id: int, release: asyncio.Event, started: list[int]) -> Any:
+    """Work that records its update, then holds its batch open until `release` is set."""
+
+    async def work(session: AsyncSession, after_commit: list[Callable[[], None]]) -> int:
+        await repo.mark_update(session=session, bot_id=1, update_id=update_id, kind="message")
+        started.append(update_id)
+        await release.wait()
+        return update_id
+
+    return work
+
+
+@pytest.fixture
+async def pg_sessions(postgres_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(postgres_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_second_batch_runs_while_the_first_is_in_flight(
+    pg_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """On PostgreSQL two batches may be in flight: half a batch waiting opens the second one,
+    which commits while the first is still busy."""
+    commits = GroupCommit(pg_sessions, in_flight=2, max_batch=4)
+    release, started = asyncio.Event(), []
+    first = asyncio.ensure_future(commits.run(holding(1, release, started)))
+    await wait_for(lambda: started == [1])
+    batch_of: dict[int, int] = {}
+    others = [commits.run(noting(i, batch_of)) for i in (2, 3)]
+    assert await asyncio.wait_for(asyncio.gather(*others), timeout=30) == [2, 3]
+    assert not first.done()
+    release.set()
+    assert await first == 1
+    assert await stored(pg_sessions) == {1, 2, 3}
+
+
+async def test_a_second_batch_waits_for_half_a_batch(
+    pg_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Fewer waiting updates than half a batch wait for the batch in flight, then run together."""
+    commits = GroupCommit(pg_sessions, in_flight=2, max_batch=4)
+    release, started = asyncio.Event(), []
+    first = asyncio.ensure_future(commits.run(holding(1, release, started)))
+    await wait_for(lambda: started == [1])
+    batch_of: dict[int, int] = {}
+    second = asyncio.ensure_future(commits.run(noting(2, batch_of)))
+    await asyncio.sleep(0.2)
+    assert batch_of == {}  # not started: one update is less than half a batch
+    release.set()
+    assert await asyncio.wait_for(asyncio.gather(first, second), timeout=30) == [1, 2]
+    assert await stored(pg_sessions) == {1, 2}
+
+
+async def test_after_a_sunk_batch_one_batch_at_a_time(
+    pg_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A failure that sank a batch turns the second batch off until the careful period ends."""
+    commits = GroupCommit(pg_sessions, in_flight=2, max_batch=4)
+    seen: list[int] = []
+    with pytest.raises(RuntimeError):
+        await commits.run(marking(9, seen, fail=True), isolated=False)
+    release, started = asyncio.Event(), []
+    first = asyncio.ensure_future(commits.run(holding(1, release, started)))
+    await wait_for(lambda: started == [1])
+    batch_of: dict[int, int] = {}
+    others = [asyncio.ensure_future(commits.run(noting(i, batch_of))) for i in (2, 3)]
+    await asyncio.sleep(0.2)
+    assert batch_of == {}
+    release.set()
+    assert await asyncio.wait_for(asyncio.gather(first, *others), timeout=30) == [1, 2, 3]
+    assert await stored(pg_sessions) == {1, 2, 3}
+
+
+async def test_batches_in_flight_follow_the_database(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        expected = 2 if database_url.startswith("postgresql") else 1
+        assert batches_in_flight(session_factory(engine)) == expected
+    finally:
+        await engine.dispose()
+
+
+def test_in_flight_is_at_least_one() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        GroupCommit(async_sessionmaker(), in_flight=0)
+
+
+def locking(
+    update_id: int, first: int, then: int, mine: asyncio.Event, theirs: asyncio.Event
+) -> Any:
+    """Work that locks member `first`, waits until the other work has locked its own, then
+    locks member `then`: two of them in reverse order deadlock."""
+
+    async def work(session: AsyncSession, after_commit: list[Callable[[], None]]) -> int:
+        await repo.mark_update(session=session, bot_id=1, update_id=update_id, kind="message")
+        for member_id in (first, then):
+            await session.exec(select(Member).where(Member.id == member_id).with_for_update())  # type: ignore[call-overload]
+            mine.set()
+            await theirs.wait()
+        return update_id
+
+    return work
+
+
+async def test_a_batch_that_loses_a_deadlock_runs_again(
+    pg_sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two batches in flight lock two members in reverse order: PostgreSQL rolls one back,
+    which runs again once the other has committed. Both updates are handled, once each, and
+    the failure does not slow the batches that follow (no careful period)."""
+    async with pg_sessions() as session, session.begin():
+        for member_id in (1, 2):
+            await repo.upsert_member(
+                session=session,
+                id=member_id,
+                username=None,
+                first_name=f"M{member_id}",
+                last_name=None,
+                language_code=None,
+                is_bot=False,
+            )
+    commits = GroupCommit(pg_sessions, in_flight=2, max_batch=2)
+    a_locked, b_locked = asyncio.Event(), asyncio.Event()
+    first = asyncio.ensure_future(commits.run(locking(1, 1, 2, a_locked, b_locked), isolated=False))
+    await asyncio.wait_for(a_locked.wait(), timeout=30)
+    second = commits.run(locking(2, 2, 1, b_locked, a_locked), isolated=False)
+    with caplog.at_level("INFO", logger="bot.middlewares.group_commit"):
+        results = await asyncio.wait_for(asyncio.gather(first, second), timeout=60)
+    assert results == [1, 2]
+    assert "lost a lock conflict; running it again" in caplog.text
+    assert await stored(pg_sessions) == {1, 2}
+    # No careful period: half a batch waiting opens a second batch beside a busy one.
+    release, started = asyncio.Event(), []
+    held = asyncio.ensure_future(commits.run(holding(3, release, started)))
+    await wait_for(lambda: started == [3])
+    assert await asyncio.wait_for(commits.run(noting(4, {})), timeout=30) == 4
+    release.set()
+    assert await held == 3
