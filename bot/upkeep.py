@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 AfterCommit = list[Callable[[], None]]
 Sessions = async_sessionmaker[AsyncSession]
 READY_TIMEOUT = 30.0
+READY_MAX_DELAY = 2.0
 _tasks: set[asyncio.Task[Any]] = set()
 
 
@@ -135,8 +136,11 @@ async def _every(interval: float, job: Callable[[], Awaitable[Any]]) -> None:
 
 
 async def _ready(bot: Bot) -> None:
-    """Waits until the Bot API answers (in the sandbox it is served by this very gateway)."""
+    """Waits until the Bot API answers (in the sandbox it is served by this very gateway),
+    asking less and less often (from every 0.1 s to every `READY_MAX_DELAY` s): a Bot API that
+    is down should not cost the gateway CPU while it serves."""
     deadline = asyncio.get_running_loop().time() + READY_TIMEOUT
+    delay = 0.1
     while True:
         try:
             await bot.get_me()
@@ -144,7 +148,8 @@ async def _ready(bot: Bot) -> None:
         except TelegramAPIError:
             if asyncio.get_running_loop().time() > deadline:
                 return
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, READY_MAX_DELAY)
 
 
 async def run(bot: Bot, sessions: Sessions, settings: Any) -> None:

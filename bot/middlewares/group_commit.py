@@ -9,8 +9,10 @@ at a time. A database that takes concurrent writers (PostgreSQL) may have a few 
 flight (`in_flight`): while one batch's statements and COMMIT run on the database server, the
 gateway's CPU handles the next batch instead of waiting. A further batch opens only when at
 least half a batch of updates is waiting, so that batches stay full. Batches in flight
-together lock the rows they share in turn, as any concurrent transactions do; one that loses a
-deadlock to another is rolled back whole by the database, and runs again. When a
+together lock the rows they share in turn, as any concurrent transactions do. When work
+without a SAVEPOINT (or a deferred call) loses a deadlock to another batch, the database gives
+up the whole transaction, and the batch runs again; an update in its own SAVEPOINT that loses
+one fails alone, and Telegram sends it again. When a
 batch has answered more callers than are waiting for the next one, the next one waits for them a
 little (`LINGER_SECONDS`, ended by the first new update): Telegram sends the next update on a
 connection as soon as the last one is answered, so this joins the two halves that would otherwise
