@@ -10,7 +10,8 @@ type it puts the names the rebuild would have used into the type's module global
 pydantic looks first) instead of building. Pydantic then builds each type the standard way the
 first time it validates, with every reference resolvable. The API method classes, which
 aiogram builds at import, are deferred the same way. `warm()` builds the types the gateway
-needs on every update, so that the first update is no slower than the rest.
+needs on every update, so that the first update is no slower than the rest, and spares each
+object pydantic's nested wrappers of aiogram's `model_post_init` (`bind_bot_directly`).
 """
 
 from __future__ import annotations
@@ -128,12 +129,61 @@ def install() -> None:
 
 
 def warm() -> None:
-    """Builds the validators of incoming updates and of the replies to sent messages.
+    """Builds the validators of incoming updates and of the replies to sent messages, and
+    binds objects to their bot in one step (`bind_bot_directly`).
 
     `Message` first: the larger schemas that contain it then reuse its finished one.
     """
     from aiogram.methods.base import Response
     from aiogram.types import Message, Update
 
+    bind_bot_directly()
     for model in (Message, Update, Response[Message]):
         model.model_rebuild()
+
+
+def _bind_bot(self: Any, context: Any, /) -> None:
+    # The private state aiogram's `model_post_init` leaves behind, set at once.
+    _set(self, "__pydantic_private__", {"_bot": context.get("bot") if context else None})
+
+
+_set = object.__setattr__
+
+
+def _unwrapped(function: Any) -> Any:
+    while hasattr(function, "__wrapped__"):
+        function = function.__wrapped__
+    return function
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_subclasses(sub))
+    return found
+
+
+def bind_bot_directly() -> int:
+    """Gives every aiogram object its bot (the private `_bot`) in one step.
+
+    aiogram's objects learn their bot in `BotContextController.model_post_init`, from the
+    validation context. As each subclass has private attributes, pydantic wraps the inherited
+    `model_post_init` again in every subclass, so a `Message` went through three wrappers, each
+    initialising its private attributes, before `_bot` was set: some 20 µs of the 45 µs an
+    update's validation took. A class whose `model_post_init` is just those wrappers around
+    aiogram's gets one that sets the same private state (`_bot` only) directly. Returns how many
+    classes changed (none the second time).
+    """
+    from aiogram.client.context_controller import BotContextController
+
+    target = _unwrapped(BotContextController.__dict__["model_post_init"])
+    changed = 0
+    for cls in _subclasses(BotContextController):
+        post_init = cls.__dict__.get("model_post_init")
+        if post_init is None or post_init is _bind_bot or _unwrapped(post_init) is not target:
+            continue
+        if set(getattr(cls, "__private_attributes__", {})) != {"_bot"}:
+            continue
+        cls.model_post_init = _bind_bot  # type: ignore[attr-defined]
+        changed += 1
+    return changed
