@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -168,6 +167,8 @@ class TokenIssuer:
         }
         if chat_id is not None:
             payload["chat"] = chat_id
+        import jwt  # PyJWT loads on first use, not at the gateway's start-up
+
         return jwt.encode(
             payload, self._signing_key, algorithm=ALGORITHM, headers={"kid": self._kid}
         )
@@ -186,6 +187,8 @@ class TokenIssuer:
         With ``chat_id``, the token must also name that group (a token from one group's Mini App
         must not act in another).
         """
+        import jwt
+
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.InvalidTokenError as exc:
@@ -229,6 +232,8 @@ def _decode(token: str, key: Ed25519PublicKey, *, audience: str, issuer: str) ->
         "strict_aud": True,
         "require": _REQUIRED,
     }
+    import jwt
+
     try:
         return jwt.decode(
             token, key, algorithms=[ALGORITHM], audience=audience, issuer=issuer, options=options

@@ -17,11 +17,6 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from eth_keys import keys
-from eth_keys.exceptions import BadSignature, ValidationError
-from eth_typing import ChecksumAddress
-from eth_utils import keccak
-
 from core import clock
 from wallet import siwe_grammar as grammar
 from wallet.errors import (
@@ -35,6 +30,7 @@ from wallet.errors import (
 )
 
 if TYPE_CHECKING:
+    from eth_typing import ChecksumAddress
     from web3 import AsyncWeb3, Web3
     from web3.types import TxParams
 
@@ -146,6 +142,8 @@ def generate_nonce(length: int = 17) -> str:
 
 def eip191_hash(text: str) -> bytes:
     """The EIP-191 ``personal_sign`` digest of ``text`` (version 0x45), as EIP-1271 receives it."""
+    from eth_utils import keccak  # the eth_* libraries load on first use, not at start-up
+
     data = text.encode()
     return keccak(b"\x19Ethereum Signed Message:\n" + str(len(data)).encode() + data)
 
@@ -177,6 +175,9 @@ def _eoa_failure(digest: bytes, signature: bytes, address: str) -> str | None:
         return f"signature recovery byte is {signature[64]}; expected 27, 28, 0 or 1"
     if not (0 < r < _SECP256K1_N and 0 < s < _SECP256K1_N):
         return "signature r or s is outside the secp256k1 group order"
+    from eth_keys import keys
+    from eth_keys.exceptions import BadSignature, ValidationError
+
     try:
         signer = keys.Signature(vrs=(v, r, s)).recover_public_key_from_msg_hash(digest)
     except (BadSignature, ValidationError, ValueError) as exc:
@@ -233,7 +234,7 @@ def _is_valid_signature_call(message: SiweMessage, digest: bytes, raw: bytes) ->
     from eth_abi import encode
 
     data = _IS_VALID_SIGNATURE_SELECTOR + encode(["bytes32", "bytes"], [digest, raw])
-    return {"to": cast(ChecksumAddress, message.address), "data": data}
+    return {"to": cast("ChecksumAddress", message.address), "data": data}
 
 
 def verify(
@@ -269,7 +270,7 @@ def verify(
     message, raw, digest, failure = _verify_offline(text, signature, claims)
     if failure is None:
         return message
-    if w3 is None or not bytes(w3.eth.get_code(cast(ChecksumAddress, message.address))):
+    if w3 is None or not bytes(w3.eth.get_code(cast("ChecksumAddress", message.address))):
         raise InvalidSignature(failure)
     from web3.exceptions import ContractLogicError  # web3 is loaded: w3 is its client
 
@@ -300,7 +301,7 @@ async def averify(
     message, raw, digest, failure = _verify_offline(text, signature, claims)
     if failure is None:
         return message
-    if w3 is None or not bytes(await w3.eth.get_code(cast(ChecksumAddress, message.address))):
+    if w3 is None or not bytes(await w3.eth.get_code(cast("ChecksumAddress", message.address))):
         raise InvalidSignature(failure)
     from web3.exceptions import ContractLogicError  # web3 is loaded: w3 is its client
 

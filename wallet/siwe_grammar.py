@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from eth_utils import to_checksum_address
-
 from wallet.errors import InvalidAddress, MalformedMessage
 
 _UNRESERVED = r"A-Za-z0-9\-._~"
@@ -260,6 +258,8 @@ def validate_siwe(m: Any) -> None:
     """
     check_origin(m.scheme, m.domain)
     check(is_text(m.address, _ADDRESS), f"address {m.address!r} is not 0x and 40 hex digits")
+    from eth_utils import to_checksum_address  # loaded on first use, not at start-up
+
     if to_checksum_address(m.address) != m.address:
         raise InvalidAddress(f"address {m.address!r} fails its EIP-55 checksum")
     check(

@@ -8,19 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from eth_typing import ChecksumAddress
-from eth_utils import (
-    function_signature_to_4byte_selector,
-    is_checksum_address,
-    is_hex_address,
-    to_checksum_address,
-)
-
 if TYPE_CHECKING:
+    from eth_typing import ChecksumAddress
     from web3 import AsyncWeb3
 
 EIP1271_MAGIC = bytes.fromhex("1626ba7e")
-_IS_VALID_SIGNATURE = function_signature_to_4byte_selector("isValidSignature(bytes32,bytes)")
+# The selector of isValidSignature(bytes32,bytes), which is also its magic answer.
+_IS_VALID_SIGNATURE = EIP1271_MAGIC
 
 # Only the fragments used here: balanceOf has the same shape on ERC-20 and ERC-721.
 BALANCE_OF_ABI: list[dict[str, Any]] = [
@@ -60,6 +54,9 @@ def checksum(address: str) -> ChecksumAddress:
     Raises:
         InvalidAddress: when ``address`` is not a valid address.
     """
+    # eth_utils loads on first use, not at the gateway's start-up.
+    from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
+
     if not isinstance(address, str) or not address.startswith("0x") or not is_hex_address(address):
         raise InvalidAddress(f"not an EVM address: {address!r}")
     digits = address[2:]
