@@ -142,12 +142,12 @@ def warm() -> None:
         model.model_rebuild()
 
 
+_set = object.__setattr__
+
+
 def _bind_bot(self: Any, context: Any, /) -> None:
     # The private state aiogram's `model_post_init` leaves behind, set at once.
     _set(self, "__pydantic_private__", {"_bot": context.get("bot") if context else None})
-
-
-_set = object.__setattr__
 
 
 def _unwrapped(function: Any) -> Any:

@@ -45,8 +45,7 @@ CONCURRENT_BATCHES = 2
 def batches_in_flight(sessions: async_sessionmaker[AsyncSession]) -> int:
     """One batch at a time on SQLite (one writer at a time), `CONCURRENT_BATCHES` on
     PostgreSQL."""
-    bind = sessions.kw.get("bind")
-    dialect = getattr(getattr(bind, "dialect", None), "name", "sqlite")
+    dialect = sessions.kw["bind"].dialect.name
     return CONCURRENT_BATCHES if dialect == "postgresql" else 1
 
 
@@ -66,7 +65,7 @@ class DatabaseMiddleware(BaseMiddleware):
         sessions: async_sessionmaker[AsyncSession],
         seen: SeenCache,
         *,
-        concurrency: int = 100,
+        concurrency: int,
     ) -> None:
         in_flight = batches_in_flight(sessions)
         self._commits = GroupCommit(

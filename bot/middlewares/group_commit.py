@@ -254,11 +254,11 @@ class GroupCommit:
         except BATCH_FATAL:
             raise
         except Exception as exc:
-            if lost_conflict(exc) and not (job.isolated or careful):
-                raise  # the batch runs again (no update of it is at fault)
             if not (job.isolated or careful):
-                # Whatever it wrote stays in the transaction: nothing of the batch commits.
-                self._careful_until = time.monotonic() + CAREFUL_SECONDS
+                # Whatever it wrote stays in the transaction: nothing of the batch commits. A
+                # lost conflict is no update's fault: the batch runs again, not carefully.
+                if not lost_conflict(exc):
+                    self._careful_until = time.monotonic() + CAREFUL_SECONDS
                 raise
             # Its SAVEPOINT is rolled back; the rest of the batch commits without it.
             job.error = exc
