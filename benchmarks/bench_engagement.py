@@ -51,7 +51,6 @@ from engagement.scoring import MemberState, replay
 # Fewer updates per sample than bench_webhook's, to keep this module short; samples much
 # shorter than a second (1,000 updates) were mostly this shared machine's noise.
 PER_SAMPLE = 2000
-WARM_UP = 300
 MEMBERS = 100_000
 ENTRIES = 5_000_000
 FIRST_MEMBER = 1_000_000
@@ -133,12 +132,12 @@ def check_ledger(url: str, update_ids: list[int]) -> str:
 def ingestion(kind: str) -> list[Row]:
     """Updates per second through `bench_webhook`'s servers, measured in turns, and the
     ledger check of the full one."""
-    starts = [1000 + i * PER_SAMPLE for i in range(webhook.SAMPLES)]
+    starts = [webhook.FIRST + i * PER_SAMPLE for i in range(webhook.SAMPLES)]
     with webhook.side_by_side(kind) as (noop_base, full_base, url):
-        webhook.load(noop_base, 1, WARM_UP)
-        webhook.load(full_base, 1, WARM_UP)
+        webhook.load(noop_base, 1, webhook.WARM_UP)
+        webhook.load(full_base, 1, webhook.WARM_UP)
         baseline, scored = webhook.in_turns(noop_base, full_base, starts, PER_SAMPLE)
-        sent = [*range(1, WARM_UP + 1), *(s + i for s in starts for i in range(PER_SAMPLE))]
+        sent = [*range(1, webhook.FIRST), *(s + i for s in starts for i in range(PER_SAMPLE))]
         note = check_ledger(url, sent)
     noop = f"engagement {kind} noop"
     return [

@@ -22,10 +22,12 @@ import uvloop
 # The webhook secret of `benchmarks.serve_gateway` (kept here: this process imports nothing heavy).
 SECRET = "bench-secret"
 CHAT = {"id": -1009000000001, "type": "supergroup", "title": "Bench"}
+# Members of the bench group: update N is written by member N mod MEMBERS.
+MEMBERS = 500
 
 
 def body(update_id: int) -> bytes:
-    user = 10_000 + update_id % 500
+    user = 10_000 + update_id % MEMBERS
     return orjson.dumps(
         {
             "update_id": update_id,
