@@ -144,7 +144,9 @@ async def test_oversized_body_is_refused(client: httpx.AsyncClient) -> None:
 
 
 async def test_unknown_update_type_is_acknowledged(client: httpx.AsyncClient) -> None:
-    response = await post(client, {"update_id": 77, "brand_new_kind": {"x": 1}})
+    # aiogram warns of a kind it does not know (a newer Bot API); the update is still marked.
+    with pytest.warns(RuntimeWarning, match="unknown update type"):
+        response = await post(client, {"update_id": 77, "brand_new_kind": {"x": 1}})
     assert response.status_code == 200
     assert await count(client, ProcessedUpdate) == 1
     assert await count(client, ChatMessage) == 0
