@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from core import clock
 from wallet import siwe_grammar as grammar
+from wallet.chains.evm import EIP1271_MAGIC
 from wallet.errors import (
     ChainMismatch,
     DomainMismatch,
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
     from web3 import AsyncWeb3, Web3
     from web3.types import TxParams
 
-EIP1271_MAGIC = bytes.fromhex("1626ba7e")
-# isValidSignature(bytes32,bytes) returns its own selector as the magic value.
-_IS_VALID_SIGNATURE_SELECTOR = EIP1271_MAGIC
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _HEX = re.compile(r"(?:0[xX])?((?:[0-9a-fA-F]{2})*)")
 _CAMEL = {
@@ -233,7 +231,7 @@ def _is_valid_signature_call(message: SiweMessage, digest: bytes, raw: bytes) ->
     # Only contract wallets need it: eth_abi is loaded on first use, not at start-up.
     from eth_abi import encode
 
-    data = _IS_VALID_SIGNATURE_SELECTOR + encode(["bytes32", "bytes"], [digest, raw])
+    data = EIP1271_MAGIC + encode(["bytes32", "bytes"], [digest, raw])
     return {"to": cast("ChecksumAddress", message.address), "data": data}
 
 

@@ -12,9 +12,8 @@ if TYPE_CHECKING:
     from eth_typing import ChecksumAddress
     from web3 import AsyncWeb3
 
+# The selector of isValidSignature(bytes32,bytes), which is also its magic answer (EIP-1271).
 EIP1271_MAGIC = bytes.fromhex("1626ba7e")
-# The selector of isValidSignature(bytes32,bytes), which is also its magic answer.
-_IS_VALID_SIGNATURE = EIP1271_MAGIC
 
 # Only the fragments used here: balanceOf has the same shape on ERC-20 and ERC-721.
 BALANCE_OF_ABI: list[dict[str, Any]] = [
@@ -141,7 +140,7 @@ class EvmChain:
         from eth_abi import encode  # with web3: loaded on first use, not at start-up
         from web3.exceptions import ContractLogicError
 
-        data = _IS_VALID_SIGNATURE + encode(["bytes32", "bytes"], [hash32, signature])
+        data = EIP1271_MAGIC + encode(["bytes32", "bytes"], [hash32, signature])
         try:
             result = await self.w3.eth.call({"to": checksum(address), "data": data})
         except ContractLogicError:
