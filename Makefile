@@ -7,6 +7,16 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 KECCAK_LIB := wallet/native/libkeccak.so
 SIMHASH_LIB := engagement/native/libsimhash.so
+# The interpreter of the project's environment (`.venv`): Debian's python3.11 where the machine
+# has it. Debian builds it with profile-guided and link-time optimisation, and the gateway's
+# Python runs on it with a sixth to a third less CPU than on the same CPython built without
+# them (as pyenv builds it by default). Any CPython 3.11 or 3.12 works the same: `make
+# PYTHON=...` picks another, `make PYTHON=` lets uv choose. uv makes `.venv` again when the
+# interpreter changes.
+PYTHON ?= $(wildcard /usr/bin/python3.11)
+ifneq ($(PYTHON),)
+export UV_PYTHON := $(PYTHON)
+endif
 
 .PHONY: run test lint format bench i18n contracts deps py-deps node-deps browser clean help
 

@@ -19,6 +19,7 @@ collected.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -43,3 +44,20 @@ def paused_gc() -> Iterator[None]:
 def serving_gc() -> None:
     """Sets the collector's thresholds for a long-running gateway (`SERVING_THRESHOLD`)."""
     gc.set_threshold(*SERVING_THRESHOLD)
+
+
+def import_aiohttp_aside() -> threading.Thread:
+    """Starts importing aiohttp on a thread of its own, while the caller imports the rest.
+
+    Importing aiohttp builds two TLS contexts, each loading the system's certificate store:
+    some 100 ms in OpenSSL, which does not hold the interpreter lock, so on a second core that
+    time is taken off the gateway's start-up. The gateway imports aiohttp (through aiogram)
+    either way; a thread that imports it first only moves when its work happens.
+    """
+    thread = threading.Thread(target=_import_aiohttp, name="import-aiohttp", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_aiohttp() -> None:
+    import aiohttp.connector  # noqa: F401

@@ -1,15 +1,27 @@
 """The collector is held off while the gateway imports, and skips what exists by then; a
-serving gateway collects rarely, but still collects garbage cycles."""
+serving gateway collects rarely, but still collects garbage cycles; aiohttp can be imported on a
+thread of its own."""
 
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import weakref
 from collections.abc import Iterator
 
 import pytest
 
 from bot.startup import SERVING_THRESHOLD, paused_gc, serving_gc
+
+ASIDE = """
+import sys
+from bot.startup import import_aiohttp_aside
+thread = import_aiohttp_aside()
+thread.join()
+from aiohttp.connector import TCPConnector
+print(thread.name, TCPConnector.__module__, "aiogram" in sys.modules)
+"""
 
 
 @pytest.fixture
@@ -64,3 +76,11 @@ def test_serving_collects_cycles_once_enough_is_allocated() -> None:
     young += [[] for _ in range(SERVING_THRESHOLD[0])]
     assert collected == [True]
     assert len(young) > SERVING_THRESHOLD[0]
+
+
+def test_aiohttp_is_imported_on_a_thread_of_its_own() -> None:
+    # A new interpreter: the test process has imported aiohttp long before.
+    out = subprocess.run(
+        [sys.executable, "-c", ASIDE], check=True, capture_output=True, text=True
+    ).stdout.split()
+    assert out == ["import-aiohttp", "aiohttp.connector", "False"]
