@@ -32,7 +32,7 @@ POSTGRES_ADMIN = os.environ.get(
     "TOWNSQUARE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
 # Rounds of `in_turns`: one sample of each server per round.
-SAMPLES = 5
+SAMPLES = 9
 PER_SAMPLE = 3000
 # Updates sent to each server before the samples: every member of the load writes twice. A
 # member's first messages take the slow way (its member, membership and scorer rows are new),

@@ -35,6 +35,41 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    # On SQLite each of these is one function where SQLAlchemy's would be two (this type's
+    # step around SQLite's text format), and the text is made and read by `datetime`'s own
+    # ISO methods: a scored message converts a dozen dates, and this halves what they cost.
+    def bind_processor(self, dialect: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_text
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        return _sqlite_datetime
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    """`value` in SQLAlchemy's SQLite format (`2026-01-02 03:04:05.000006`), in UTC."""
+    if value is None:
+        return None
+    zone = value.tzinfo
+    if zone is not UTC:
+        if zone is None:
+            msg = "naive datetime refused: use an aware UTC datetime"
+            raise ValueError(msg)
+        value = value.astimezone(UTC)
+    # The first 26 characters leave out the offset, which is always +00:00 here.
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def _sqlite_datetime(value: str | None) -> datetime | None:
+    """A stored SQLite date as an aware UTC datetime."""
+    if value is None:
+        return None
+    read = datetime.fromisoformat(value)
+    return read.replace(tzinfo=UTC) if read.tzinfo is None else read.astimezone(UTC)
+
 
 class IntListsJSON(TypeDecorator[Any]):
     """A JSON column of lists of integers within 64 bits, such as `[[ts, hash], ...]`.
