@@ -52,8 +52,13 @@ def import_aiohttp_aside() -> threading.Thread:
     Importing aiohttp builds two TLS contexts, each loading the system's certificate store:
     some 100 ms in OpenSSL, which does not hold the interpreter lock, so on a second core that
     time is taken off the gateway's start-up. The gateway imports aiohttp (through aiogram)
-    either way; a thread that imports it first only moves when its work happens.
+    either way; a thread that imports it first only moves when its work happens. asyncio and
+    ssl, which the rest of the gateway imports too, are imported here first, so that the two
+    threads seldom import the same module at the same time.
     """
+    import asyncio  # noqa: F401
+    import ssl  # noqa: F401
+
     thread = threading.Thread(target=_import_aiohttp, name="import-aiohttp", daemon=True)
     thread.start()
     return thread
