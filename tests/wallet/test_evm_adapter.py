@@ -1,7 +1,13 @@
-"""wallet.chains.evm.EvmChain against anvil: balances, code, chain id, EIP-1271."""
+"""wallet.chains.evm.EvmChain against anvil: balances, code, chain id, EIP-1271; anvil's own
+life: it stops with its block, fails clearly on a busy port, and ends with a process killed
+outright."""
 
 import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,7 +15,7 @@ import pytest
 from eth_account import Account
 from web3 import AsyncWeb3
 
-from wallet.chains.anvil import Anvil, AnvilError, find_anvil
+from wallet.chains.anvil import Anvil, AnvilError, death_signal_launcher, find_anvil
 from wallet.chains.evm import ChainIdMismatch, EvmChain, InvalidAddress, checksum
 from wallet.distributor import deploy_contract, deploy_token, token_contract
 
@@ -172,6 +178,51 @@ def test_anvil_on_a_busy_port_fails_clearly() -> None:
         with pytest.raises(AnvilError, match="exited during start-up"):
             node.start()
     assert not node.running
+
+
+KILLED_OUTRIGHT = """
+import time
+from wallet.chains.anvil import Anvil
+node = Anvil()
+node.start()
+print(node._process.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting for its reaper has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(
+    not death_signal_launcher(), reason="no setpriv: anvil cannot see its parent die"
+)
+def test_anvil_ends_when_its_process_is_killed_outright() -> None:
+    # SIGKILL runs neither `stop()` nor the atexit hook: only the death signal ends anvil.
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_OUTRIGHT], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    pid = int(child.stdout.readline())
+    try:
+        assert _alive(pid)
+        child.kill()
+        child.wait()
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid)
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_find_anvil_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -98,6 +98,22 @@ def _free_port() -> int:
         return port
 
 
+def death_signal_launcher() -> tuple[str, ...]:
+    """The command that runs anvil so that it gets SIGTERM when the thread that started it
+    ends, or nothing where there is none (outside Linux, or without util-linux's `setpriv`).
+
+    `stop()` and the `atexit` hook end anvil when this process exits normally, but not when it
+    is killed outright (SIGKILL, the kernel out of memory): anvil would live on and keep its
+    port, and a gateway started again on a fixed `anvil_port` would fail. The signal follows
+    the starting *thread* (the kernel's rule): anvil is started on the caller's thread, never on
+    a worker's.
+    """
+    setpriv = shutil.which("setpriv")
+    if not sys.platform.startswith("linux") or setpriv is None:
+        return ()
+    return (setpriv, "--pdeathsig", "TERM", "--")
+
+
 class Anvil:
     """One anvil process on 127.0.0.1, as a sync or async context manager.
 
@@ -178,7 +194,10 @@ class Anvil:
         # process, so stop() closes it rather than a with-block.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
         self._process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+            [*death_signal_launcher(), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         atexit.register(self.stop)
 
