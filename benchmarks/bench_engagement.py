@@ -136,19 +136,19 @@ def ingestion(kind: str) -> list[Row]:
     with webhook.side_by_side(kind) as (noop_base, full_base, url):
         webhook.load(noop_base, 1, webhook.WARM_UP)
         webhook.load(full_base, 1, webhook.WARM_UP)
-        baseline, scored = webhook.in_turns(noop_base, full_base, starts, PER_SAMPLE)
+        turns = webhook.in_turns(noop_base, full_base, starts, PER_SAMPLE)
         sent = [*range(1, webhook.FIRST), *(s + i for s in starts for i in range(PER_SAMPLE))]
         note = check_ledger(url, sent)
     noop = f"engagement {kind} noop"
     return [
-        Row(name=noop, unit="updates/s", samples=baseline),
+        Row(name=noop, unit="updates/s", samples=turns.noop),
         Row(
             name=f"engagement {kind} ledger",
             unit="updates/s",
-            samples=scored,
+            samples=turns.full,
             peer=noop,
             target=">= 1500/s, >= 0.6x noop",
-            notes=[webhook.paired_note(baseline, scored), note],
+            notes=[*turns.notes(), note],
         ),
     ]
 

@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -72,6 +73,16 @@ def wait_healthy(
     raise TimeoutError(msg)
 
 
+# The process of each running server, by base URL (for `process_cpu`).
+SERVER_PIDS: dict[str, int] = {}
+
+
+def process_cpu(pid: int) -> float:
+    """User plus system CPU seconds of a running process, all its threads (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def server(url: str, handler: str) -> Iterator[str]:
     port = free_port()
@@ -81,10 +92,12 @@ def server(url: str, handler: str) -> Iterator[str]:
             cwd=ROOT,
         )
         base = f"http://127.0.0.1:{port}"
+        SERVER_PIDS[base] = process.pid
         try:
             wait_healthy(base, process)
             yield base
         finally:
+            SERVER_PIDS.pop(base, None)
             process.terminate()
             process.wait(timeout=20)
 
@@ -177,17 +190,40 @@ def side_by_side(kind: str) -> Iterator[tuple[str, str, str]]:
         yield noop, full, full_url
 
 
-def in_turns(
-    noop: str, full: str, starts: list[int], count: int
-) -> tuple[list[float], list[float]]:
-    """Updates per second of both servers, sample by sample in turns (the no-op first in even
-    rounds, the full one first in odd ones), so that a change in the machine's speed during the
-    run reaches both alike. Only the server being loaded is busy; the other waits idle."""
-    rates: dict[str, list[float]] = {noop: [], full: []}
+@dataclass
+class Turns:
+    """What `in_turns` measured, sample by sample: updates per second, and the CPU each server
+    process spent per update (µs, all its threads), steadier than the rates when the machine is
+    shared, as a server's CPU is its own whatever else runs."""
+
+    noop: list[float] = field(default_factory=list)
+    full: list[float] = field(default_factory=list)
+    noop_cpu: list[float] = field(default_factory=list)
+    full_cpu: list[float] = field(default_factory=list)
+
+    def notes(self) -> list[str]:
+        """The round-by-round rate ratios, and the CPU per update with its ratio."""
+        noop_cpu, full_cpu = statistics.median(self.noop_cpu), statistics.median(self.full_cpu)
+        cpu = (
+            f"gateway CPU per update (median): noop {noop_cpu:.0f} µs, full {full_cpu:.0f} µs;"
+            f" noop/full {noop_cpu / full_cpu:.2f}"
+        )
+        return [paired_note(self.noop, self.full), cpu]
+
+
+def in_turns(noop: str, full: str, starts: list[int], count: int) -> Turns:
+    """Both servers sample by sample in turns (the no-op first in even rounds, the full one
+    first in odd ones), so that a change in the machine's speed during the run reaches both
+    alike. Only the server being loaded is busy; the other waits idle."""
+    turns = Turns()
+    samples = {noop: (turns.noop, turns.noop_cpu), full: (turns.full, turns.full_cpu)}
     for i, start in enumerate(starts):
         for base in (noop, full) if i % 2 == 0 else (full, noop):
-            rates[base].append(load(base, start, count))
-    return rates[noop], rates[full]
+            rates, cpu = samples[base]
+            before = process_cpu(SERVER_PIDS[base])
+            rates.append(load(base, start, count))
+            cpu.append((process_cpu(SERVER_PIDS[base]) - before) / count * 1e6)
+    return turns
 
 
 def paired_note(noop: list[float], full: list[float]) -> str:
@@ -202,23 +238,23 @@ def ingestion(kind: str) -> list[Row]:
     with side_by_side(kind) as (noop, full, url):
         load(noop, 1, WARM_UP)
         load(full, 1, WARM_UP)
-        noop_rates, full_rates = in_turns(noop, full, starts, PER_SAMPLE)
+        turns = in_turns(noop, full, starts, PER_SAMPLE)
         stored = stored_messages(url)
         expected = WARM_UP + SAMPLES * PER_SAMPLE
         if stored != expected:
             msg = f"{kind}: {stored} messages stored, {expected} sent"
             raise AssertionError(msg)
         notes = [
-            paired_note(noop_rates, full_rates),
+            *turns.notes(),
             f"{stored} messages stored for {expected} sent (exact)",
             ledger_check(url, expected),
         ]
     return [
-        Row(name=f"webhook {kind} noop", unit="updates/s", samples=noop_rates),
+        Row(name=f"webhook {kind} noop", unit="updates/s", samples=turns.noop),
         Row(
             name=f"webhook {kind} full",
             unit="updates/s",
-            samples=full_rates,
+            samples=turns.full,
             peer=f"webhook {kind} noop",
             target=">= 1500/s, >= 0.6x noop",
             notes=notes,
