@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, func, select
 
+from benchmarks.bench_startup import process_cpu
 from benchmarks.harness import Row
 from benchmarks.load import MEMBERS
 from core.models import ChatMessage
@@ -75,12 +76,6 @@ def wait_healthy(
 
 # The process of each running server, by base URL (for `process_cpu`).
 SERVER_PIDS: dict[str, int] = {}
-
-
-def process_cpu(pid: int) -> float:
-    """User plus system CPU seconds of a running process, all its threads (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager

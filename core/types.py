@@ -9,6 +9,8 @@ import orjson
 from sqlalchemy import JSON, DateTime, Text, cast, type_coerce
 from sqlalchemy.types import TypeDecorator
 
+NAIVE_REFUSED = "naive datetime refused: use an aware UTC datetime"
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every backend.
@@ -24,8 +26,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            msg = "naive datetime refused: use an aware UTC datetime"
-            raise ValueError(msg)
+            raise ValueError(NAIVE_REFUSED)
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
@@ -56,8 +57,7 @@ def _sqlite_text(value: datetime | None) -> str | None:
     zone = value.tzinfo
     if zone is not UTC:
         if zone is None:
-            msg = "naive datetime refused: use an aware UTC datetime"
-            raise ValueError(msg)
+            raise ValueError(NAIVE_REFUSED)
         value = value.astimezone(UTC)
     # The first 26 characters leave out the offset, which is always +00:00 here.
     return value.isoformat(" ", "microseconds")[:26]

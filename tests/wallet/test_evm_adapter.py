@@ -199,11 +199,9 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-@pytest.mark.skipif(
-    not death_signal_launcher(), reason="no setpriv: anvil cannot see its parent die"
-)
 def test_anvil_ends_when_its_process_is_killed_outright() -> None:
     # SIGKILL runs neither `stop()` nor the atexit hook: only the death signal ends anvil.
+    assert death_signal_launcher(), "util-linux's setpriv is missing"
     child = subprocess.Popen(
         [sys.executable, "-c", KILLED_OUTRIGHT], stdout=subprocess.PIPE, text=True
     )
