@@ -79,15 +79,31 @@ class SandboxChains:
     treasury_owner: Keypair = field(init=False)
     _authorities: dict[int, Keypair] = field(default_factory=dict)
 
-    def _load_keys(self) -> None:
+    def _prepare(self) -> tuple[LiteSvmChain, Pubkey, Pubkey]:
+        """On a worker thread: imports the chain modules, loads the operator's keys and builds
+        the Solana chain with its demo mint and treasury, returned as (chain, mint, treasury)
+        for `_start_solana`."""
+        # Over a second of CPU: importing eth_account alone takes 0.7 to 0.9 s on a 2-core
+        # machine (py_ecc computes its curve constants in Python), LiteSVM and web3 0.5 s more.
+        # On the event loop, the gateway would not answer for that long just after its start-up.
         from eth_account import Account
+        from web3 import AsyncWeb3  # noqa: F401
 
+        from wallet import distributor  # noqa: F401
         from wallet.chains.anvil import dev_accounts
+        from wallet.chains.litesvm import LiteSvmChain
+        from wallet.chains.litesvm_rpc import LiteSvmRpc  # noqa: F401
 
         key = self.settings.operator_key.get_secret_value()
         self.operator = Account.from_key(key) if key else dev_accounts(1)[0]
         # One operator key for both chains: its 32 bytes seed the Solana treasury owner.
-        self.treasury_owner = Keypair.from_seed(bytes(self.operator.key))
+        owner = self.treasury_owner = Keypair.from_seed(bytes(self.operator.key))
+        chain = LiteSvmChain()
+        chain.airdrop(owner.pubkey(), 100 * GAS_LAMPORTS)
+        mint = chain.create_mint(owner, SPL_DECIMALS)
+        treasury = chain.create_ata(owner.pubkey(), mint, owner)
+        chain.mint_to(mint, treasury, owner, SPL_SUPPLY)
+        return chain, mint, treasury
 
     @property
     def chain_id(self) -> str:
@@ -136,9 +152,7 @@ class SandboxChains:
     async def start(self) -> None:
         """Brings both chains up; a failure is kept in `error` for the pages to show."""
         try:
-            # eth_account and web3 load here, off the event loop, not at the gateway's start-up.
-            await asyncio.to_thread(self._load_keys)
-            await self._start_solana()
+            await self._start_solana(*await asyncio.to_thread(self._prepare))
             await self._start_evm()
         except Exception as exc:
             log.exception("sandbox chains did not start")
@@ -168,16 +182,9 @@ class SandboxChains:
             deployer_key=self.operator,
         )
 
-    async def _start_solana(self) -> None:
-        from wallet.chains.litesvm import LiteSvmChain
+    async def _start_solana(self, chain: LiteSvmChain, mint: Pubkey, treasury: Pubkey) -> None:
         from wallet.chains.litesvm_rpc import LiteSvmRpc
 
-        chain = LiteSvmChain()
-        owner = self.treasury_owner
-        chain.airdrop(owner.pubkey(), 100 * GAS_LAMPORTS)
-        mint = chain.create_mint(owner, SPL_DECIMALS)
-        treasury = chain.create_ata(owner.pubkey(), mint, owner)
-        chain.mint_to(mint, treasury, owner, SPL_SUPPLY)
         rpc = LiteSvmRpc(chain.svm)
         await rpc.start()
         self.solana, self.rpc, self.mint, self.treasury = chain, rpc, mint, treasury
