@@ -21,6 +21,7 @@ from bot import deferred_types, upkeep
 from bot.dispatcher import allowed_updates, create_bot, create_dispatcher
 from bot.handlers.manage import review_notifier
 from bot.handlers.wallets import link_notifier
+from bot.routes import add_routes
 from bot.sandbox.chains import start_chains
 from bot.webhook import WebhookApp, mount_webhook
 from core.db import create_engine, session_factory
@@ -213,13 +214,13 @@ def create_app(
 
 def include_pages(app: FastAPI, settings: Settings) -> None:
     """The web pages and APIs: wallet linking, Mini Apps, the builder API, claims."""
-    app.include_router(create_wallet_link_router(notify=link_notifier(settings.default_locale)))
-    app.include_router(create_session_router())
-    app.include_router(create_api_router())
+    add_routes(app, create_wallet_link_router(notify=link_notifier(settings.default_locale)))
+    add_routes(app, create_session_router())
+    add_routes(app, create_api_router())
     # Before the members' pages: their `/miniapp/{page}` would take `/miniapp/dashboard`.
     settle = create_settle_router(notify=review_notifier(settings.default_locale))
     for dashboard in (create_dashboard_router(), settle, create_export_router()):
-        app.include_router(dashboard)
+        add_routes(app, dashboard)
     for router in (
         create_builder_router(),
         create_consent_router(),
@@ -230,7 +231,7 @@ def include_pages(app: FastAPI, settings: Settings) -> None:
         create_claims_router(),
         create_funding_router(),
     ):
-        app.include_router(router)
+        add_routes(app, router)
 
 
 def mount_sandbox_on(app: FastAPI, gateway: Gateway) -> None:
@@ -246,4 +247,4 @@ def mount_sandbox_on(app: FastAPI, gateway: Gateway) -> None:
         gateway.sandbox_engine = create_engine(url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
         sessions = session_factory(gateway.sandbox_engine)
     gateway.sandbox = mount_sandbox(app, sessions=sessions, settings=settings)
-    app.include_router(create_webapp_router(gateway.sandbox))
+    add_routes(app, create_webapp_router(gateway.sandbox))

@@ -21,6 +21,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
+from bot.routes import add_routes
+
 log = logging.getLogger(__name__)
 PATH = "/telegram/webhook"
 SECRET_HEADER = b"x-telegram-bot-api-secret-token"
@@ -132,5 +134,5 @@ def documented_route() -> APIRouter:
 
 def mount_webhook(app: WebhookApp, *, dp: Dispatcher, bot: Bot, secret: str, max_body: int) -> None:
     """Adds the webhook endpoint to the app, and its description to the app's schema."""
-    app.include_router(documented_route())
+    add_routes(app, documented_route())
     app.webhook = WebhookEndpoint(dp=dp, bot=bot, secret=secret, max_body=max_body)

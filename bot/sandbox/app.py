@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.routes import add_routes
 from bot.sandbox import state
 from bot.sandbox.botapi import create_botapi_router
 from bot.sandbox.delivery import Delivery
@@ -217,7 +218,7 @@ def mount_sandbox(
             "the sandbox shares the gateway's SQLite file: a handler that calls the Bot API "
             "inside its write transaction will wait on itself; see sandbox_database_url()"
         )
-    app.include_router(create_botapi_router(sandbox))
-    app.include_router(create_webchat_router(sandbox))
+    add_routes(app, create_botapi_router(sandbox))
+    add_routes(app, create_webchat_router(sandbox))
     app.state.sandbox = sandbox
     return sandbox

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.routes import add_routes
 from bot.sandbox import state
 from bot.sandbox.state_core import get_bot, get_chat, get_member, get_user
 from bot.sandbox.views import chat_json, user_json
@@ -228,5 +229,5 @@ def create_webchat_router(sandbox: Sandbox) -> APIRouter:
         return await run(lambda s: state.leave(session=s, chat_id=chat_id, user_id=body.user_id))
 
     add_message_routes(router, run)
-    page.include_router(router)
+    add_routes(page, router)
     return page
