@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, Index
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from core.clock import utcnow
+from core.model_base import DeferredModel
 from core.types import UTCDateTime
 
 
@@ -22,7 +23,7 @@ def bigint_pk() -> Column[int]:
     return Column(BigInteger, primary_key=True, autoincrement=False)
 
 
-class MemberBase(SQLModel):
+class MemberBase(DeferredModel):
     username: str | None = Field(default=None, max_length=64)
     first_name: str = Field(default="", max_length=256)
     last_name: str | None = Field(default=None, max_length=256)
@@ -44,7 +45,7 @@ class MemberPublic(MemberBase):
     id: int
 
 
-class ChatBase(SQLModel):
+class ChatBase(DeferredModel):
     type: str = Field(max_length=16)
     title: str | None = Field(default=None, max_length=256)
     username: str | None = Field(default=None, max_length=64)
@@ -65,7 +66,7 @@ class ChatPublic(ChatBase):
     id: int
 
 
-class Membership(SQLModel, table=True):
+class Membership(DeferredModel, table=True):
     """A member's standing in one chat."""
 
     __tablename__ = "memberships"
@@ -80,7 +81,7 @@ class Membership(SQLModel, table=True):
     message_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
-class ChatMessage(SQLModel, table=True):
+class ChatMessage(DeferredModel, table=True):
     """A group message the bot saw: enough to explain points, never the full text."""
 
     __tablename__ = "chat_messages"
@@ -96,7 +97,7 @@ class ChatMessage(SQLModel, table=True):
     sent_at: datetime = Field(sa_column=utc_column())
 
 
-class ProcessedUpdate(SQLModel, table=True):
+class ProcessedUpdate(DeferredModel, table=True):
     """One row per Telegram update handled: the durable guard against double processing."""
 
     __tablename__ = "processed_updates"

@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from core.clock import utcnow
+from core.model_base import DeferredModel
 from core.models import utc_column
 
 
-class GroupApp(SQLModel, table=True):
+class GroupApp(DeferredModel, table=True):
     """An app enabled in a group; `cap` bounds the points its events give one member per epoch."""
 
     __tablename__ = "miniapp_group_apps"
@@ -33,7 +34,7 @@ class GroupApp(SQLModel, table=True):
     disabled_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
-class AppConsent(SQLModel, table=True):
+class AppConsent(DeferredModel, table=True):
     """A member's consent that an app may use a scope (today only `wallets:read`)."""
 
     __tablename__ = "miniapp_consents"

@@ -22,9 +22,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from core.clock import utcnow
+from core.model_base import DeferredModel
 from core.types import UTCDateTime
 
 CLOSED, PUBLISHED = "closed", "published"
@@ -49,7 +50,7 @@ def _time(*, nullable: bool = False) -> Any:
     return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class SettlementBase(SQLModel):
+class SettlementBase(DeferredModel):
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     epoch_number: int
     state: str = Field(default=CLOSED, max_length=16)
@@ -93,7 +94,7 @@ class SettlementPublic(SettlementBase):
     epoch_id: int
 
 
-class SettlementRow(SQLModel, table=True):
+class SettlementRow(DeferredModel, table=True):
     """One leaf of a settlement's tree on one chain; `tree_index` is its node in the tree, whose
     nodes are the `{chain}/nodes.bin` artefact, so a proof is read without rebuilding the tree.
 
@@ -113,7 +114,7 @@ class SettlementRow(SQLModel, table=True):
     tree_index: int = Field(sa_column=Column(Integer, nullable=False))
 
 
-class Artefact(SQLModel, table=True):
+class Artefact(DeferredModel, table=True):
     """A published file of a settlement (`evm/dump.json`, `rules.json`, `ledger.jsonl`, ...).
 
     Large files (dumps and claims files) are kept on disk: `path` is then their place under the
@@ -129,7 +130,7 @@ class Artefact(SQLModel, table=True):
     path: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
 
 
-class Claim(SQLModel, table=True):
+class Claim(DeferredModel, table=True):
     """A member's claim of one epoch on one chain: prepared, submitted, then confirmed.
 
     For Solana, `tx` holds the live partially signed transaction and `blockhash` with

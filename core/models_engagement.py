@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
+from core.model_base import DeferredModel
 from core.models_totals import INSERTED, totals_ddl, totals_drop_ddl
 from core.types import IntListsJSON, UTCDateTime
 
@@ -49,7 +50,7 @@ def _json(default: Any) -> Any:
     return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
 
 
-class RuleSetBase(SQLModel):
+class RuleSetBase(DeferredModel):
     chat_id: int = _key()
     version: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     rules: dict[str, Any] = _json(dict)
@@ -72,7 +73,7 @@ class RuleSetPublic(SQLModel):
     effective_at: datetime
 
 
-class CampaignBase(SQLModel):
+class CampaignBase(DeferredModel):
     chat_id: int = _bigint()
     name: str = Field(max_length=64)
 
@@ -91,7 +92,7 @@ class CampaignPublic(CampaignBase):
     id: int
 
 
-class EpochBase(SQLModel):
+class EpochBase(DeferredModel):
     chat_id: int = _bigint()
     number: int
     state: str = Field(default="open", max_length=16)
@@ -126,7 +127,7 @@ class EpochPublic(EpochBase):
     campaign_id: int
 
 
-class LedgerEntryBase(SQLModel):
+class LedgerEntryBase(DeferredModel):
     chat_id: int = _bigint()
     epoch_id: int = Field(
         sa_column=Column(Integer, ForeignKey("engagement_epochs.id"), nullable=False)
@@ -169,7 +170,7 @@ class LedgerEntryPublic(LedgerEntryBase):
     created_at: datetime
 
 
-class ScoreBase(SQLModel):
+class ScoreBase(DeferredModel):
     epoch_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     member_id: int = _key()
     chat_id: int = _bigint()
@@ -187,7 +188,7 @@ class ScorePublic(ScoreBase):
     pass
 
 
-class MemberState(SQLModel, table=True):
+class MemberState(DeferredModel, table=True):
     """What scoring the next message of a member needs, read and locked in one statement.
 
     `recent` holds `[unix_seconds, text_hash]` of the member's messages of the last day that
@@ -213,7 +214,7 @@ class MemberState(SQLModel, table=True):
     invite_credited: bool = False
 
 
-class InteractionTarget(SQLModel, table=True):
+class InteractionTarget(DeferredModel, table=True):
     """Who replied to or reacted on one message: `actors` maps a member id to
     `[unix_seconds, points, epoch_id, revision]`, so the per-message cap can be kept exactly."""
 
@@ -226,7 +227,7 @@ class InteractionTarget(SQLModel, table=True):
     actors: dict[str, list[int]] = _json(dict)
 
 
-class FlagBase(SQLModel):
+class FlagBase(DeferredModel):
     chat_id: int = _key()
     member_id: int = _key()
     code: str = Field(sa_column=Column(String(32), primary_key=True))
@@ -245,7 +246,7 @@ class FlagPublic(FlagBase):
     pass
 
 
-class StandingBase(SQLModel):
+class StandingBase(DeferredModel):
     chat_id: int = _key()
     member_id: int = _key()
     status: str = Field(max_length=16)

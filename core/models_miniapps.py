@@ -10,13 +10,14 @@ import hashlib
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, ForeignKey, String
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from core.clock import utcnow
+from core.model_base import DeferredModel
 from core.models import utc_column
 
 
-class MiniAppBase(SQLModel):
+class MiniAppBase(DeferredModel):
     name: str = Field(max_length=64)
 
 

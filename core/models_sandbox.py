@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, String, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from core.clock import utcnow
+from core.model_base import DeferredModel
 from core.types import UTCDateTime
 
 
@@ -38,7 +39,7 @@ def _json(*, nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(JSON, nullable=nullable))
 
 
-class SandboxCounter(SQLModel, table=True):
+class SandboxCounter(DeferredModel, table=True):
     """Named sequences (user ids, chat ids) bumped atomically with `UPDATE ... RETURNING`."""
 
     __tablename__ = "sandbox_counters"
@@ -47,7 +48,7 @@ class SandboxCounter(SQLModel, table=True):
     value: int = _bigint()
 
 
-class SandboxUser(SQLModel, table=True):
+class SandboxUser(DeferredModel, table=True):
     """A user of the sandbox: a person at the web chat, a test's actor, or a bot."""
 
     __tablename__ = "sandbox_users"
@@ -61,7 +62,7 @@ class SandboxUser(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class SandboxBot(SQLModel, table=True):
+class SandboxBot(DeferredModel, table=True):
     """A bot's server-side state: its token, webhook, update counter and settings."""
 
     __tablename__ = "sandbox_bots"
@@ -81,7 +82,7 @@ class SandboxBot(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class SandboxChat(SQLModel, table=True):
+class SandboxChat(DeferredModel, table=True):
     """A chat: `private` (id = the user's id), `group` or `supergroup` (negative ids)."""
 
     __tablename__ = "sandbox_chats"
@@ -100,7 +101,7 @@ class SandboxChat(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class SandboxChatMember(SQLModel, table=True):
+class SandboxChatMember(DeferredModel, table=True):
     """A user's standing in a chat, with Telegram's statuses and rights."""
 
     __tablename__ = "sandbox_chat_members"
@@ -117,7 +118,7 @@ class SandboxChatMember(SQLModel, table=True):
     joined_at: datetime = _created()
 
 
-class SandboxMessage(SQLModel, table=True):
+class SandboxMessage(DeferredModel, table=True):
     """A message as Telegram stores it; `service` holds service fields such as new_chat_members."""
 
     __tablename__ = "sandbox_messages"
@@ -137,7 +138,7 @@ class SandboxMessage(SQLModel, table=True):
     revision: int = _bigint()
 
 
-class SandboxReaction(SQLModel, table=True):
+class SandboxReaction(DeferredModel, table=True):
     """One user's current reactions to one message."""
 
     __tablename__ = "sandbox_reactions"
@@ -149,7 +150,7 @@ class SandboxReaction(SQLModel, table=True):
     date: datetime = _created()
 
 
-class SandboxInviteLink(SQLModel, table=True):
+class SandboxInviteLink(DeferredModel, table=True):
     """An invite link of a chat, `https://t.me/+<hash>`."""
 
     __tablename__ = "sandbox_invite_links"
@@ -167,7 +168,7 @@ class SandboxInviteLink(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class SandboxJoinRequest(SQLModel, table=True):
+class SandboxJoinRequest(DeferredModel, table=True):
     """A request to join a chat through a link that needs an administrator's approval."""
 
     __tablename__ = "sandbox_join_requests"
@@ -179,7 +180,7 @@ class SandboxJoinRequest(SQLModel, table=True):
     date: datetime = _created()
 
 
-class SandboxCallbackQuery(SQLModel, table=True):
+class SandboxCallbackQuery(DeferredModel, table=True):
     """A press on an inline button, and the bot's answer once it gives one."""
 
     __tablename__ = "sandbox_callback_queries"
@@ -198,7 +199,7 @@ class SandboxCallbackQuery(SQLModel, table=True):
     answered_at: datetime | None = _utc_or_none()
 
 
-class SandboxUpdate(SQLModel, table=True):
+class SandboxUpdate(DeferredModel, table=True):
     """One update in a bot's queue; `confirmed_at` is set once delivered or confirmed."""
 
     __tablename__ = "sandbox_updates"

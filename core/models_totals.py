@@ -20,7 +20,9 @@ Rows of kind `app` are also kept apart per mini-app (`app_id`, from the cause
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Integer, String
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+from core.model_base import DeferredModel
 
 TABLE = "engagement_member_totals"
 TRIGGER = "engagement_ledger_totals"
@@ -30,7 +32,7 @@ CORRECTIONS = "engagement_ledger_corrections"
 INSERTED = "inserted"
 
 
-class MemberTotal(SQLModel, table=True):
+class MemberTotal(DeferredModel, table=True):
     """The ledger rows of one member in one epoch with one kind, rule and app, summed up."""
 
     __tablename__ = TABLE

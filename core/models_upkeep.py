@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, Index
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from core.clock import utcnow
+from core.model_base import DeferredModel
 from core.models import bigint_pk, utc_column
 
 
-class PendingDeletion(SQLModel, table=True):
+class PendingDeletion(DeferredModel, table=True):
     """A bot message (or a command it answered) to delete from a chat at `delete_at`."""
 
     __tablename__ = "bot_pending_deletions"
@@ -29,7 +30,7 @@ class PendingDeletion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
-class FlagNotice(SQLModel, table=True):
+class FlagNotice(DeferredModel, table=True):
     """The newest flag of a group that its managers were told about (`notified_through`)."""
 
     __tablename__ = "engagement_flag_notices"

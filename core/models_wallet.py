@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Text, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from core.clock import utcnow
+from core.model_base import DeferredModel
 from core.models import utc_column
 
 ACTIVE = text("unlinked_at IS NULL")
@@ -24,7 +25,7 @@ def _member_fk(*, index: bool = True) -> Column[int]:
     return Column(BigInteger, ForeignKey("members.id"), nullable=False, index=index)
 
 
-class WalletLinkBase(SQLModel):
+class WalletLinkBase(DeferredModel):
     chain_family: str = Field(max_length=8)
     address: str = Field(max_length=64)
     chain_id: str = Field(max_length=32)
@@ -68,7 +69,7 @@ class WalletLinkPublic(WalletLinkBase):
     linked_at: datetime
 
 
-class WalletLinkToken(SQLModel, table=True):
+class WalletLinkToken(DeferredModel, table=True):
     """A one-time link token sent to a member in the bot's chat; only its SHA-256 is stored."""
 
     __tablename__ = "wallet_link_tokens"
@@ -84,7 +85,7 @@ class WalletLinkToken(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
-class WalletChallenge(SQLModel, table=True):
+class WalletChallenge(DeferredModel, table=True):
     """The exact sign-in message issued for one link token; its nonce is used at most once."""
 
     __tablename__ = "wallet_challenges"
@@ -101,7 +102,7 @@ class WalletChallenge(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
-class WalletAudit(SQLModel, table=True):
+class WalletAudit(DeferredModel, table=True):
     """One row per link, unlink, primary change and refused takeover (`conflict`).
 
     A `conflict` row names the member who proved control of a wallet (`member_id`) and the
