@@ -25,9 +25,10 @@ class _Townsquare:
             if code is not None:
                 sys.stdout.flush()
                 raise SystemExit(code)
-        from bot.startup import import_aiohttp_aside, paused_gc
+        from bot.startup import import_aiohttp_aside, paused_gc, skip_httpx_cli
 
         if argv[:1] in (["sandbox"], ["run"]):
+            skip_httpx_cli()
             import_aiohttp_aside()
         with paused_gc():
             typer_app = self._typer()

@@ -19,6 +19,7 @@ collected.
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,3 +67,14 @@ def import_aiohttp_aside() -> threading.Thread:
 
 def _import_aiohttp() -> None:
     import aiohttp.connector  # noqa: F401
+
+
+def skip_httpx_cli() -> None:
+    """Keeps httpx from importing its command-line client.
+
+    httpx imports it whenever click and rich are installed, as Typer installs them, and with it
+    pygments and rich's progress bars: some 45 ms of the sandbox's start-up (the sandbox posts
+    updates with httpx), for a program the gateway never runs. httpx expects that import to fail
+    where its `cli` extra is missing, and then offers a `main` that says so.
+    """
+    sys.modules.setdefault("httpx._main", None)  # `import httpx._main` now fails

@@ -1,6 +1,6 @@
 """The collector is held off while the gateway imports, and skips what exists by then; a
 serving gateway collects rarely, but still collects garbage cycles; aiohttp can be imported on a
-thread of its own."""
+thread of its own; httpx can be imported without its command-line client."""
 
 from __future__ import annotations
 
@@ -21,6 +21,14 @@ thread = import_aiohttp_aside()
 thread.join()
 from aiohttp.connector import TCPConnector
 print(thread.name, TCPConnector.__module__, "aiogram" in sys.modules)
+"""
+
+WITHOUT_HTTPX_CLI = """
+import sys
+from bot.startup import skip_httpx_cli
+skip_httpx_cli()
+import httpx
+print(httpx.AsyncClient.__name__, "rich.progress" in sys.modules, "pygments" in sys.modules)
 """
 
 
@@ -84,3 +92,10 @@ def test_aiohttp_is_imported_on_a_thread_of_its_own() -> None:
         [sys.executable, "-c", ASIDE], check=True, capture_output=True, text=True
     ).stdout.split()
     assert out == ["import-aiohttp", "aiohttp.connector", "False"]
+
+
+def test_httpx_comes_without_its_command_line_client() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", WITHOUT_HTTPX_CLI], check=True, capture_output=True, text=True
+    )
+    assert out.stdout.split() == ["AsyncClient", "False", "False"]
