@@ -25,12 +25,20 @@ class _Townsquare:
             if code is not None:
                 sys.stdout.flush()
                 raise SystemExit(code)
-        from bot.startup import import_aiohttp_aside, paused_gc, skip_httpx_cli
+        from bot.startup import (
+            import_aiohttp_aside,
+            import_fastapi_deferred,
+            paused_gc,
+            skip_httpx_cli,
+        )
 
-        if argv[:1] in (["sandbox"], ["run"]):
+        serving = argv[:1] in (["sandbox"], ["run"])
+        if serving:
             skip_httpx_cli()
             import_aiohttp_aside()
         with paused_gc():
+            if serving:
+                import_fastapi_deferred()
             typer_app = self._typer()
         return typer_app(args, **extra)
 

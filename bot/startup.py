@@ -78,3 +78,22 @@ def skip_httpx_cli() -> None:
     where its `cli` extra is missing, and then offers a `main` that says so.
     """
     sys.modules.setdefault("httpx._main", None)  # `import httpx._main` now fails
+
+
+def import_fastapi_deferred() -> None:
+    """Imports FastAPI with the validators of the pydantic models it defines built on first use.
+
+    FastAPI defines the models of the OpenAPI document (some 40 classes) as it is imported, and
+    pydantic builds each one's validator then: 100 to 130 ms of the gateway's start-up, for
+    models that only `/openapi.json` uses, and few of them. Models defined afterwards are built
+    as usual; a no-op once FastAPI is imported.
+    """
+    from pydantic import BaseModel
+
+    if "fastapi" in sys.modules:
+        return
+    BaseModel.model_config["defer_build"] = True
+    try:
+        import fastapi  # noqa: F401
+    finally:
+        del BaseModel.model_config["defer_build"]

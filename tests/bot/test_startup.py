@@ -1,6 +1,7 @@
 """The collector is held off while the gateway imports, and skips what exists by then; a
 serving gateway collects rarely, but still collects garbage cycles; aiohttp can be imported on a
-thread of its own; httpx can be imported without its command-line client."""
+thread of its own; httpx can be imported without its command-line client, and FastAPI with its
+own models built on first use."""
 
 from __future__ import annotations
 
@@ -29,6 +30,28 @@ from bot.startup import skip_httpx_cli
 skip_httpx_cli()
 import httpx
 print(httpx.AsyncClient.__name__, "rich.progress" in sys.modules, "pygments" in sys.modules)
+"""
+
+FASTAPI_DEFERRED = """
+from pydantic import BaseModel
+from bot.startup import import_fastapi_deferred
+import_fastapi_deferred()
+from fastapi import FastAPI
+from fastapi.openapi import models
+
+class Later(BaseModel):
+    n: int
+
+app = FastAPI()
+
+@app.get("/later")
+def later() -> Later:
+    return Later(n=1)
+
+before = models.OpenAPI.__pydantic_complete__
+paths = list(app.openapi()["paths"])
+print(before, models.OpenAPI.__pydantic_complete__, Later.__pydantic_complete__, paths)
+print("defer_build" in BaseModel.model_config)
 """
 
 
@@ -99,3 +122,12 @@ def test_httpx_comes_without_its_command_line_client() -> None:
         [sys.executable, "-c", WITHOUT_HTTPX_CLI], check=True, capture_output=True, text=True
     )
     assert out.stdout.split() == ["AsyncClient", "False", "False"]
+
+
+def test_fastapis_own_models_are_built_on_first_use() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", FASTAPI_DEFERRED], check=True, capture_output=True, text=True
+    )
+    # Built only once the OpenAPI document is asked for; a model defined afterwards is built at
+    # once, and pydantic's default is back.
+    assert out.stdout.split() == ["False", "True", "True", "['/later']", "False"]
