@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index
+from sqlalchemy import BigInteger, Column
 from sqlmodel import Field
 
 from core.clock import utcnow
@@ -85,7 +85,6 @@ class ChatMessage(DeferredModel, table=True):
     """A group message the bot saw: enough to explain points, never the full text."""
 
     __tablename__ = "chat_messages"
-    __table_args__ = (Index("ix_chat_messages_member_date", "member_id", "sent_at"),)
 
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     message_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))

@@ -1,7 +1,7 @@
 -- Townsquare's SQLite schema at the migrations' head: what SQLite recorded after running
 -- them. Written by `python -m core.schema_snapshot`; do not edit by hand.
--- revision: 0014
--- migrations: 0001_gateway_tables.py 0002_sandbox_tables.py 0003_engagement.py 0004_wallets.py 0005_claims.py 0006_miniapps.py 0007_upkeep.py 0008_builder_grants.py 0009_points_index.py 0010_member_totals.py 0011_settlement_files.py 0012_statement_triggers.py 0013_drop_member_sums.py 0014_totals_probe.py
+-- revision: 0015
+-- migrations: 0001_gateway_tables.py 0002_sandbox_tables.py 0003_engagement.py 0004_wallets.py 0005_claims.py 0006_miniapps.py 0007_upkeep.py 0008_builder_grants.py 0009_points_index.py 0010_member_totals.py 0011_settlement_files.py 0012_statement_triggers.py 0013_drop_member_sums.py 0014_totals_probe.py 0015_drop_message_member_index.py
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -457,7 +457,6 @@ CREATE TABLE engagement_member_totals (
 	PRIMARY KEY (epoch_id, member_id, kind, rule, app_id)
 );
 CREATE INDEX ix_memberships_member_id ON memberships (member_id);
-CREATE INDEX ix_chat_messages_member_date ON chat_messages (member_id, sent_at);
 CREATE INDEX ix_sandbox_chat_members_user_id ON sandbox_chat_members (user_id);
 CREATE INDEX ix_sandbox_invite_links_chat_id ON sandbox_invite_links (chat_id);
 CREATE INDEX ix_sandbox_messages_chat_revision ON sandbox_messages (chat_id, revision);

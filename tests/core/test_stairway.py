@@ -76,3 +76,16 @@ def test_database_urls_use_async_drivers(given: str, expected: str) -> None:
     from core.settings import normalize_database_url
 
     assert normalize_database_url(given) == expected
+
+
+async def test_group_messages_carry_only_their_key(database_url: str) -> None:
+    """Every stored message writes each index of `chat_messages`; queries name the group, so
+    the primary key serves them all and no other index is kept (0015 dropped the member's)."""
+    await asyncio.to_thread(upgrade, database_url)
+    engine = create_engine(database_url)
+    async with engine.connect() as conn:
+        indexes = await conn.run_sync(lambda sync: inspect(sync).get_indexes("chat_messages"))
+        key = await conn.run_sync(lambda sync: inspect(sync).get_pk_constraint("chat_messages"))
+    await engine.dispose()
+    assert indexes == []
+    assert key["constrained_columns"] == ["chat_id", "message_id"]
