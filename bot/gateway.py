@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from bot.sandbox.chains import start_chains
 from bot.webhook import WebhookApp, mount_webhook
 from core.db import create_engine, session_factory
 from core.settings import Settings, get_settings
+from core.sqlite_checkpoint import FALLBACK_PAGES, Checkpointer, database_path
 from miniapps.api import create_api_router
 from miniapps.app_launch import create_launch_router
 from miniapps.claims import create_claims_router
@@ -62,6 +63,8 @@ class Gateway:
     sandbox_engine: AsyncEngine | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     chains: Any = None  # the sandbox's demo chains (bot.sandbox.chains), when running
+    # Checkpoints a SQLite database off the writers' commits (`core.sqlite_checkpoint`).
+    checkpointer: Checkpointer | None = None
 
     # True from start-up until the Bot API has our webhook: until then no update reaches us.
     awaiting_webhook: bool = False
@@ -115,8 +118,11 @@ async def register_webhook(gateway: Gateway) -> None:
 def build_gateway(
     settings: Settings, *, handlers: Callable[[Router], None] | None = None
 ) -> Gateway:
+    path = database_path(settings.effective_database_url)
     engine = create_engine(
-        settings.effective_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        settings.effective_database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        wal_autocheckpoint=None if path is None else FALLBACK_PAGES,
     )
     redis = None
     if settings.redis_url:
@@ -131,6 +137,7 @@ def build_gateway(
         bot=create_bot(settings),
         dp=create_dispatcher(settings=settings, sessions=sessions, redis=redis, handlers=handlers),
         redis=redis,
+        checkpointer=None if path is None else Checkpointer(path),
     )
 
 
@@ -167,19 +174,20 @@ def create_app(
         if gateway.sandbox is not None:
             start_chains(gateway, after=registration)
         gateway.tasks.append(upkeep.start(gateway))
-        try:
-            yield
-        finally:
-            for task in gateway.tasks:
-                task.cancel()
-            if gateway.sandbox is not None:
-                await gateway.sandbox.stop()
-            await gateway.bot.session.close()
-            if gateway.redis is not None:
-                await gateway.redis.aclose()
-            await gateway.engine.dispose()
-            if gateway.sandbox_engine is not None:
-                await gateway.sandbox_engine.dispose()
+        with gateway.checkpointer or nullcontext():
+            try:
+                yield
+            finally:
+                for task in gateway.tasks:
+                    task.cancel()
+                if gateway.sandbox is not None:
+                    await gateway.sandbox.stop()
+                await gateway.bot.session.close()
+                if gateway.redis is not None:
+                    await gateway.redis.aclose()
+                await gateway.engine.dispose()
+                if gateway.sandbox_engine is not None:
+                    await gateway.sandbox_engine.dispose()
 
     app = WebhookApp(title="Townsquare gateway", version="0.1.0", lifespan=lifespan)
     app.state.gateway = gateway
