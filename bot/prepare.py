@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
-
-from sqlalchemy.engine import make_url
 
 from core import schema_snapshot
 from core.settings import Settings
+from core.sqlite_checkpoint import database_path
 
 
 def database_urls(settings: Settings) -> list[str]:
@@ -35,10 +33,8 @@ def database_urls(settings: Settings) -> list[str]:
 def at_head_without_migrating(url: str) -> bool:
     """True if `url` is a SQLite file that is at the head now: it was, or it was new and is
     created from the schema snapshot."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return False
-    return schema_snapshot.prepare(Path(parsed.database))
+    path = database_path(url)
+    return path is not None and schema_snapshot.prepare(path)
 
 
 def start(settings: Settings) -> subprocess.Popen[bytes] | None:

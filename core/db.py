@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core import sqlite_driver
+from core.sqlite_checkpoint import database_path
 
 
 def _sqlite_pragmas(busy_timeout_ms: int, wal_autocheckpoint: int | None) -> Any:
@@ -48,10 +48,10 @@ def create_engine(
 ) -> AsyncEngine:
     """Creates the async engine; for SQLite, makes the folder and turns on WAL, and
     `wal_autocheckpoint` (pages) replaces SQLite's default automatic checkpoint."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if make_url(url).get_backend_name() == "sqlite":
+        path = database_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         # One thread hop per statement instead of four (see `core.sqlite_driver`).
         engine = create_async_engine(url, echo=echo, module=sqlite_driver.DBAPI)
         event.listen(

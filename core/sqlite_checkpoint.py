@@ -76,11 +76,9 @@ class Checkpointer:
         the migrations, or the schema snapshot, make it)."""
         try:
             uri = f"{self.path.resolve().as_uri()}?mode=rw"
-            connection = sqlite3.connect(uri, uri=True, isolation_level=None)
+            return sqlite3.connect(uri, uri=True, isolation_level=None)
         except sqlite3.OperationalError:
             return None
-        connection.execute("PRAGMA busy_timeout=1000")
-        return connection
 
     def _checkpoint(self, connection: sqlite3.Connection) -> None:
         try:
